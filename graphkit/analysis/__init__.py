@@ -1,0 +1,1 @@
+"""Link-prediction analysis (topological concentration): to come."""

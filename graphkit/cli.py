@@ -1,0 +1,156 @@
+r"""The ``graphkit`` command line: thin wrappers that resolve names and configs, then call a task.
+
+.. code-block:: bash
+
+    graphkit train gae --dataset cora --runs 10
+    graphkit train cn --dataset ogbl-ddi --root ../shared/data
+    graphkit evaluate runs/gae-cora
+    graphkit datasets
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+__all__ = ['main', 'build_parser', 'format_table']
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='graphkit', description=__doc__.split('\n')[0].strip('r"'))
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    train = sub.add_parser('train', help='train and evaluate a model on a dataset')
+    train.add_argument('model', help='registered model name (graphkit datasets lists datasets)')
+    train.add_argument('--dataset', required=True, help='dataset name, e.g. cora or ogbl-ddi')
+    train.add_argument('--root', default=None, help='data root (default: $GRAPHKIT_DATA, then datasets/)')
+    train.add_argument('--config', default=None, help='a YAML file overriding the preset')
+    train.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                       help='override one config key, e.g. --set train.lr=0.001 (repeatable)')
+    train.add_argument('--runs', type=int, default=None, help='number of runs (seeds seed..seed+runs-1)')
+    train.add_argument('--seed', type=int, default=0, help='seed of the first run (default: 0)')
+    train.add_argument('--epochs', type=int, default=None, help='shortcut for --set train.epochs=E')
+    train.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (default: cpu)")
+    train.add_argument('--out', default=None, help='run directory (default: runs/<model>-<dataset>-<time>)')
+    train.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
+    train.add_argument('--init-from', default=None, metavar='RUN_DIR',
+                       help="initialise each run from RUN_DIR's best model states (non-strict)")
+    train.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines')
+    train.add_argument('--print-config', action='store_true', help='print the resolved config and exit')
+
+    evaluate = sub.add_parser('evaluate', help="re-evaluate a run directory's best models")
+    evaluate.add_argument('run_dir')
+    evaluate.add_argument('--root', default=None, help='data root, if not the one used for training')
+    evaluate.add_argument('--device', default='cpu')
+
+    datasets = sub.add_parser('datasets', help='list known datasets, where they are looked for, what is found')
+    datasets.add_argument('--root', default=None)
+    return parser
+
+
+def _fmt(stat: Dict[str, Optional[float]]) -> str:
+    if stat['mean'] is None:
+        return '-'
+    if stat['std'] is None:
+        return f"{100 * stat['mean']:.2f}"
+    return f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
+
+
+def format_table(summary: Dict[str, Any]) -> str:
+    """The final table of a run: each metric's valid and test mean ± std (in %)."""
+    runs = len(summary['runs'])
+    lines = [f"{summary['model']} on {summary['dataset']}: {runs} run{'s' * (runs != 1)}, "
+             f"{summary['num_parameters']:,} parameters, {summary['wall_time_s']:.1f} s",
+             f"{'metric':<12}{'valid':>18}{'test':>18}"]
+    for key in summary['test']:
+        mark = ' *' if key == summary['metric'] else ''
+        lines.append(f'{key + mark:<12}{_fmt(summary["valid"][key]):>18}{_fmt(summary["test"][key]):>18}')
+    lines.append(f"* selection metric (test at best valid {summary['metric']})")
+    return '\n'.join(lines)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from graphkit.configs import load_config
+    from graphkit.models import MODELS
+    from graphkit.tasks import TASKS, TrainOptions
+
+    model_cls = MODELS.get(args.model)
+    overrides = list(args.overrides)
+    if args.epochs is not None:
+        overrides.append(f'train.epochs={args.epochs}')
+    cfg = load_config(args.model, args.dataset, args.config, overrides)
+    if args.print_config:
+        print(yaml.safe_dump(cfg, sort_keys=False), end='')
+        return 0
+    runs = args.runs if args.runs is not None else 1
+    if runs < 1:
+        raise ValueError(f'--runs must be >= 1 (got {runs})')
+    if args.init_from is not None and not Path(args.init_from).is_dir():
+        raise FileNotFoundError(f"--init-from '{args.init_from}' is not a directory")
+    out = args.out or f"runs/{args.model}-{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    opts = TrainOptions(model=args.model, dataset=args.dataset, root=args.root, runs=runs, seed=args.seed,
+                        device=args.device, out=out, resume=args.resume, quiet=args.quiet,
+                        init_from=args.init_from)
+    summary = TASKS.get(getattr(model_cls, 'task', 'link'))(opts, cfg)
+    print(format_table(summary))
+    print(f'Run directory: {out}')
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from graphkit.tasks import TrainOptions
+    from graphkit.tasks.link import LinkTask
+    from graphkit.tasks.run import RunDir, safe_load
+
+    rundir = RunDir(args.run_dir)
+    cfg = rundir.read_config()
+    summary_path = rundir.path / 'summary.json'
+    if not summary_path.exists():
+        raise FileNotFoundError(f"'{summary_path}' does not exist: the run has not finished")
+    summary = json.loads(summary_path.read_text())
+    opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=args.root,
+                        out=str(rundir.path), device=args.device, quiet=True)
+    task = LinkTask(opts, cfg)
+    print(f"{'run':<5}{'valid':>10}{'test':>10}  ({task.metric}, recomputed from best_run*.pt)")
+    for record in summary['runs']:
+        task._load_split(record['seed'])
+        model, _ = task._build()
+        model.load_state_dict(safe_load(rundir.best_state(record['run'])))
+        res = task.evaluate(model.to(torch.device(args.device)))
+        print(f"{record['run']:<5}{100 * res['valid'][task.metric]:>10.2f}{100 * res['test'][task.metric]:>10.2f}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from graphkit.data import dataset_info
+
+    rows = dataset_info(args.root)
+    print(f"{'dataset':<18}{'found':<7}where")
+    for row in rows:
+        print(f"{row['name']:<18}{'yes' if row['found'] else 'no':<7}{row['path']}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {'train': _train, 'evaluate': _evaluate, 'datasets': _datasets}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f'graphkit {args.command}: error: {msg}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f'graphkit {args.command}: interrupted; continue with --resume', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':  # pragma: no cover
+    sys.exit(main())

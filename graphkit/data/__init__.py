@@ -1,0 +1,34 @@
+r"""Local-file dataset loaders (Planetoid, OGB layout), safe loading, and link splits."""
+
+from graphkit.data.base import LocalDataset, validate_data
+from graphkit.data.io import load_legacy_split, safe_torch_load
+from graphkit.data.link_split import check_link_split, ncn_link_split, random_link_split
+from graphkit.data.ogb import OGBLinkDataset, OGBNodeDataset
+from graphkit.data.planetoid import PlanetoidRaw
+from graphkit.data.registry import (
+    LINK_DATASETS,
+    LinkDataset,
+    dataset_info,
+    default_root,
+    load_link_dataset,
+    resolve_root,
+)
+
+__all__ = [
+    'LocalDataset',
+    'validate_data',
+    'load_legacy_split',
+    'safe_torch_load',
+    'ncn_link_split',
+    'random_link_split',
+    'check_link_split',
+    'PlanetoidRaw',
+    'OGBLinkDataset',
+    'OGBNodeDataset',
+    'LinkDataset',
+    'LINK_DATASETS',
+    'load_link_dataset',
+    'dataset_info',
+    'default_root',
+    'resolve_root',
+]

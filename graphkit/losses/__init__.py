@@ -1,0 +1,1 @@
+"""Losses (UltraGCN constraints, PamC): to come."""

@@ -1,0 +1,289 @@
+r"""The link-prediction task: train a link model on a dataset's split and evaluate it with OGB's metrics.
+
+The protocol follows OGB and the NCN code: one uniform negative per positive (PyG's
+:func:`~torch_geometric.utils.negative_sampling`, redrawn every epoch), BCE on logits, Adam with optional
+separate encoder / predictor learning rates, evaluation every ``eval_every`` epochs, and test reported at the
+epoch of the best validation score. Target-link removal (``train.target_link_removal``) takes each batch's
+positive edges out of the input graph; ``data.use_valedges_as_input`` adds validation edges to the test-time
+graph (ogbl-collab).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.utils import negative_sampling
+
+from graphkit.data import load_link_dataset
+from graphkit.metrics import Evaluator
+from graphkit.models import MODELS
+from graphkit.ops import remove_edges, to_csr
+from graphkit.tasks.options import TrainOptions
+from graphkit.tasks.registry import TASKS
+from graphkit.tasks.run import (RunDir, count_parameters, finite, mean_std, progress, rng_state, safe_load,
+                                seed_everything, set_rng_state, version_stamp)
+
+__all__ = ['LinkTask', 'split_pairs']
+
+
+def split_pairs(split: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    r"""The positive pairs (shape :obj:`[2, P]`) and negatives of one OGB split dict.
+
+    Negatives are a shared pool of pairs (shape :obj:`[2, M]`) for ``edge`` / ``edge_neg`` splits and a
+    per-positive matrix of targets (shape :obj:`[P, K]`) for ``source_node`` / ``target_node`` splits.
+    """
+    if 'edge' in split:
+        pos = split['edge'].t()
+        neg = split['edge_neg'].t() if 'edge_neg' in split else None
+    elif 'source_node' in split:
+        pos = torch.stack([split['source_node'], split['target_node']])
+        neg = split.get('target_node_neg')
+    else:
+        raise ValueError(f"A link split needs 'edge' or 'source_node'/'target_node' (got {sorted(split)})")
+    return pos.long(), None if neg is None else neg.long()
+
+
+class LinkTask:
+    r"""One ``graphkit train`` call of a link model: data, model, training, evaluation, run directory."""
+    def __init__(self, opts: TrainOptions, cfg: Dict[str, Any]) -> None:
+        self.opts, self.cfg = opts, cfg
+        self.device = torch.device(opts.device)
+        self.model_cls = MODELS.get(opts.model)
+        tr = cfg['train']
+        for key in ('epochs', 'batch_size', 'eval_batch_size', 'eval_every', 'num_neg'):
+            if not isinstance(tr[key], int) or tr[key] < (0 if key == 'epochs' else 1):
+                raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
+
+        ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed)
+        self.name, self.data, self.split = ds.name, ds.data, ds.split_edge
+        self.metric = (cfg['eval']['metric'] or ds.metric).lower()
+        self.evaluator = Evaluator(ds.eval_name)
+        self.ks = sorted(set(int(k) for k in cfg['eval']['ks']))
+        if self.metric.startswith('hits@') and int(self.metric[5:]) not in self.ks:
+            self.ks.append(int(self.metric[5:]))
+        x = getattr(self.data, 'x', None)
+        if x is not None and not torch.isfinite(x).all():
+            raise ValueError(f"Dataset '{self.name}': node features 'x' contain NaN or infinite values")
+        self.x = None if x is None else x.float().to(self.device)
+        self.num_nodes = int(self.data.num_nodes)
+
+    # Data -------------------------------------------------------------------------------------------------
+    def _load_split(self, seed: int) -> None:
+        """Planetoid datasets draw a new split per seed; OGB splits are fixed."""
+        if seed != self.opts.seed:
+            ds = load_link_dataset(self.opts.dataset, self.opts.root, seed=seed)
+            self.split = ds.split_edge
+        pos, _ = split_pairs(self.split['train'])
+        self.train_pos = pos.to(self.device)
+        self.adj = to_csr(self.train_pos, self.num_nodes)
+        self.valid = [t if t is None else t.to(self.device) for t in split_pairs(self.split['valid'])]
+        self.test = [t if t is None else t.to(self.device) for t in split_pairs(self.split['test'])]
+        if self.cfg['data']['use_valedges_as_input']:
+            self.test_adj = to_csr(torch.cat([self.train_pos, self.valid[0]], dim=1), self.num_nodes)
+        else:
+            self.test_adj = self.adj
+
+    # Model ------------------------------------------------------------------------------------------------
+    def _build(self) -> Tuple[torch.nn.Module, Optional[torch.optim.Optimizer]]:
+        model = self.model_cls.from_config(dict(self.cfg['model']), self.data).to(self.device)
+        if not getattr(model, 'trainable', True):
+            return model, None
+        tr, groups, seen = self.cfg['train'], [], set()
+        for attr in ('encoder', 'predictor'):
+            module = getattr(model, attr, None)
+            lr = tr[f'{attr}_lr']
+            if isinstance(module, torch.nn.Module) and lr is not None:
+                params = [p for p in module.parameters() if id(p) not in seen]
+                seen.update(id(p) for p in params)
+                groups.append({'params': params, 'lr': lr})
+        rest = [p for p in model.parameters() if id(p) not in seen]
+        if rest:
+            groups.append({'params': rest, 'lr': tr['lr']})
+        return model, torch.optim.Adam(groups, lr=tr['lr'], weight_decay=tr['weight_decay'])
+
+    def _init_from(self, model: torch.nn.Module, run: int) -> None:
+        src = RunDir(self.opts.init_from)
+        states = sorted(src.path.glob('best_run*.pt'))
+        if not states:
+            raise FileNotFoundError(f"--init-from '{src.path}' holds no best_run*.pt model states")
+        path = src.best_state(run) if src.best_state(run).exists() else states[run % len(states)]
+        missing, unexpected = model.load_state_dict(safe_load(path), strict=False)
+        if unexpected:
+            raise ValueError(f"--init-from '{path}' has parameters the model does not know: {unexpected[:5]}")
+
+    # Training ---------------------------------------------------------------------------------------------
+    def _negatives(self, num: int) -> Tensor:
+        """:obj:`num` uniform non-edges of the training graph (PyG's sampler, topped up if it falls short)."""
+        both = torch.cat([self.train_pos, self.train_pos.flip(0)], dim=1)
+        out = negative_sampling(both, self.num_nodes, num_neg_samples=num)
+        while out.size(1) < num:
+            out = torch.cat([out, negative_sampling(both, self.num_nodes, num_neg_samples=num)], dim=1)
+        return out[:, :num]
+
+    def _train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+        tr = self.cfg['train']
+        model.train()
+        num_pos = self.train_pos.size(1)
+        neg = self._negatives(num_pos * tr['num_neg']).view(2, tr['num_neg'], num_pos)
+        perm = torch.randperm(num_pos, device=self.device)
+        num_batches = max(num_pos // tr['batch_size'], 1)  # drop the last incomplete batch
+        total, count = 0.0, 0
+        bar = progress(range(num_batches), self.opts.quiet, desc=f'Epoch {epoch:03d}', unit='batch')
+        for b in bar:
+            idx = perm[b * tr['batch_size']:(b + 1) * tr['batch_size']]
+            pos = self.train_pos[:, idx]
+            neg_b = neg[:, :, idx].reshape(2, -1)
+            adj = remove_edges(self.adj, pos) if tr['target_link_removal'] else self.adj
+            optimizer.zero_grad()
+            h = model.encode(self.x, adj)
+            out = model.predict(h, adj, torch.cat([pos, neg_b], dim=1))
+            pos_out, neg_out = out[:pos.size(1)], out[pos.size(1):]
+            loss = -F.logsigmoid(pos_out).mean() - F.logsigmoid(-neg_out).mean()
+            loss.backward()
+            if tr['grad_clip'] is not None:
+                for attr in ('encoder', 'predictor'):
+                    module = getattr(model, attr, None)
+                    if isinstance(module, torch.nn.Module):
+                        torch.nn.utils.clip_grad_norm_(module.parameters(), tr['grad_clip'])
+            optimizer.step()
+            total += float(loss.detach()) * pos.size(1)
+            count += pos.size(1)
+        return total / max(count, 1)
+
+    # Evaluation -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _scores(self, model: torch.nn.Module, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
+        bs = self.cfg['train']['eval_batch_size']
+        out = [model.predict(h, adj, pairs[:, i:i + bs]).view(-1)
+               for i in range(0, pairs.size(1), bs)]
+        return torch.cat(out) if out else pairs.new_empty(0, dtype=torch.float)
+
+    @torch.no_grad()
+    def _evaluate_split(self, model: torch.nn.Module, adj: Tensor, pos: Tensor,
+                        neg: Optional[Tensor]) -> Dict[str, float]:
+        if neg is None:
+            raise ValueError(f"Dataset '{self.name}' has no negatives for evaluation")
+        h = model.encode(self.x, adj)
+        pos_score = self._scores(model, h, adj, pos).cpu()
+        if neg.dim() == 2 and neg.size(0) == 2:  # a shared pool of negative pairs
+            neg_score = self._scores(model, h, adj, neg).cpu()
+            out = {}
+            for k in self.ks:
+                self.evaluator.K = k
+                out[f'hits@{k}'] = float(self.evaluator.eval(
+                    {'y_pred_pos': pos_score, 'y_pred_neg': neg_score})[f'hits@{k}'])
+            return out
+        src = pos[0].view(-1, 1).expand_as(neg)  # per-positive negatives: rank within each row
+        neg_score = self._scores(model, h, adj, torch.stack([src.reshape(-1), neg.reshape(-1)])).cpu()
+        res = self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score.view(neg.shape)})
+        return {key[:-5]: float(value.float().mean()) for key, value in res.items() if key.endswith('_list')}
+
+    def evaluate(self, model: torch.nn.Module) -> Dict[str, Dict[str, float]]:
+        """Valid metrics on the training graph, test metrics on the test-time graph."""
+        model.eval()
+        return {'valid': self._evaluate_split(model, self.adj, *self.valid),
+                'test': self._evaluate_split(model, self.test_adj, *self.test)}
+
+    # One run ----------------------------------------------------------------------------------------------
+    def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        seed = self.opts.seed + run
+        seed_everything(seed)
+        self._load_split(seed)
+        model, optimizer = self._build()
+        if self.opts.init_from:
+            self._init_from(model, run)
+        epochs = self.cfg['train']['epochs'] if optimizer is not None else 0
+        best: Dict[str, Any] = {'epoch': -1, 'valid': {}, 'test': {}}
+        best_state = None
+        start, elapsed = 1, 0.0
+        if ckpt is not None:  # resume inside this run
+            model.load_state_dict(ckpt['model'])
+            if optimizer is not None:
+                optimizer.load_state_dict(ckpt['optimizer'])
+            best, best_state, elapsed = ckpt['best'], ckpt['best_model'], ckpt['elapsed']
+            start = ckpt['epoch'] + 1
+            set_rng_state(ckpt['rng'])
+        t0 = time.perf_counter() - elapsed
+        for epoch in range(start, epochs + 1) if epochs else [0]:
+            loss = self._train_epoch(model, optimizer, epoch) if epochs else None
+            if epoch == 0 or epoch % self.cfg['train']['eval_every'] == 0 or epoch == epochs:
+                res = self.evaluate(model)
+                record = {'run': run, 'epoch': epoch, 'loss': None if loss is None else finite(loss), **res}
+                rundir.log_metrics(record)
+                if best['epoch'] < 0 or res['valid'][self.metric] > best['valid'][self.metric]:
+                    best = {'epoch': epoch, 'valid': res['valid'], 'test': res['test']}
+                    best_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
+                if not self.opts.quiet:
+                    print(f"Run: {run + 1:02d}, Epoch: {epoch:03d}, "
+                          f"Loss: {'-' if loss is None else f'{loss:.4f}'}, "
+                          f"Val: {res['valid'][self.metric]:.4f}, Test: {res['test'][self.metric]:.4f}",
+                          flush=True)
+            if epochs:
+                rundir.save(rundir.checkpoint, {
+                    'run': run, 'epoch': epoch, 'model': model.state_dict(),
+                    'optimizer': optimizer.state_dict(), 'best': best, 'best_model': best_state,
+                    'rng': rng_state(), 'elapsed': time.perf_counter() - t0,
+                    'results': self.results,
+                })
+        rundir.save(rundir.best_state(run), best_state if best_state is not None else model.state_dict())
+        self.num_parameters = count_parameters(model)
+        return {'run': run, 'seed': seed, 'best_epoch': best['epoch'], 'valid': best['valid'],
+                'test': best['test'], 'wall_time_s': time.perf_counter() - t0}
+
+    def run(self) -> Dict[str, Any]:
+        rundir = RunDir(self.opts.out)
+        ckpt, self.results = None, []
+        if self.opts.resume and rundir.checkpoint.exists():
+            ckpt = safe_load(rundir.checkpoint)
+            self.results = list(ckpt['results'])
+            if ckpt['run'] == len(self.results) - 1:  # the checkpointed run had finished
+                ckpt = None
+        rundir.create(self.cfg, resume=self.opts.resume)
+        if ckpt is not None:
+            done = (ckpt['run'], ckpt['epoch'])
+            rundir.truncate_metrics(lambda r: (r['run'], r['epoch']) <= done)
+        self.num_parameters = 0
+        for run in range(len(self.results), self.opts.runs):
+            resume_here = ckpt if ckpt is not None and ckpt['run'] == run else None
+            if resume_here is None:
+                rundir.truncate_metrics(lambda r: r['run'] < run)
+            self.results.append(self.run_one(run, rundir, resume_here))
+            ckpt = None
+            if rundir.checkpoint.exists():  # record that this run finished
+                state = safe_load(rundir.checkpoint)
+                state['results'] = self.results
+                rundir.save(rundir.checkpoint, state)
+        if not self.num_parameters:
+            self.num_parameters = count_parameters(self._build()[0])
+        summary = self.summarize()
+        rundir.write_json('summary.json', summary)
+        return summary
+
+    def summarize(self) -> Dict[str, Any]:
+        keys = list(self.results[0]['valid'])
+        return {
+            'task': 'link', 'model': self.opts.model, 'dataset': self.name, 'metric': self.metric,
+            'runs': self.results,
+            'valid': {k: mean_std(r['valid'][k] for r in self.results) for k in keys},
+            'test': {k: mean_std(r['test'][k] for r in self.results) for k in keys},
+            'num_parameters': self.num_parameters,
+            'wall_time_s': sum(r['wall_time_s'] for r in self.results),
+            'protocol': {
+                'target_link_removal': self.cfg['train']['target_link_removal'],
+                'use_valedges_as_input': self.cfg['data']['use_valedges_as_input'],
+                'negatives_per_positive': self.cfg['train']['num_neg'],
+                'selection': f'test at best valid {self.metric}',
+            },
+            'versions': version_stamp(self.device),
+        }
+
+
+@TASKS.register('link')
+def run_link(opts: TrainOptions, cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Run :class:`LinkTask` and return its summary."""
+    return LinkTask(opts, cfg).run()
+
+

@@ -1,0 +1,34 @@
+"""The options of one ``graphkit train`` call that are not hyperparameters."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass
+class TrainOptions:
+    r"""Run-level options of ``graphkit train``.
+
+    Args:
+        model (str): Registered model name.
+        dataset (str): Registered dataset name.
+        root (str, optional): Data root; :obj:`None` searches ``$GRAPHKIT_DATA`` and the shipped ``datasets/``.
+        runs (int): Number of runs; run :obj:`r` uses seed :obj:`seed + r`.
+        seed (int): Seed of the first run.
+        device (str): ``'cpu'`` or ``'cuda'``.
+        out (str): Run directory.
+        resume (bool): Continue the run in :obj:`out` from its checkpoint.
+        quiet (bool): No progress bars and no per-epoch lines.
+        init_from (str, optional): A run directory whose best model states initialise each run
+            (non-strict; e.g. NCN → NCNC warm start).
+    """
+    model: str
+    dataset: str
+    out: str
+    root: Optional[str] = None
+    runs: int = 1
+    seed: int = 0
+    device: str = 'cpu'
+    resume: bool = False
+    quiet: bool = False
+    init_from: Optional[str] = None

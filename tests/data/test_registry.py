@@ -1,0 +1,112 @@
+import os.path as osp
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import graphkit
+from graphkit.data import LINK_DATASETS, dataset_info, default_root, load_link_dataset, resolve_root
+
+from .conftest import SHARED_DATA, link_cora, make_ogbl
+
+
+def test_registry_names():
+    assert LINK_DATASETS.names() == [
+        'citeseer',
+        'cora',
+        'ogbl-citation2',
+        'ogbl-collab',
+        'ogbl-ddi',
+        'ogbl-ppa',
+        'pubmed',
+    ]
+    with pytest.raises(ValueError, match='known datasets: citeseer, cora'):
+        load_link_dataset('karate', root='.')
+
+
+def test_resolve_root(monkeypatch, tmp_path):
+    assert default_root() == str(Path(graphkit.__file__).resolve().parents[1] / 'datasets')
+    monkeypatch.delenv('GRAPHKIT_DATA', raising=False)
+    assert resolve_root() == default_root()
+    monkeypatch.setenv('GRAPHKIT_DATA', str(tmp_path))
+    assert resolve_root() == str(tmp_path)
+    assert resolve_root('/x') == '/x'
+
+
+def test_load_cora(cora_root):
+    ds = load_link_dataset('Cora', root=cora_root, seed=0)
+    assert ds.name == 'cora' and ds.metric == 'hits@100' and ds.eval_name == 'ogbl-ppa'
+    assert ds.data.edge_index.shape == (2, 10556)  # the full graph, as loaded
+    assert ds.split_edge['train']['edge'].shape == (3696, 2)
+    assert repr(ds) == "LinkDataset(cora, num_nodes=2708, metric='hits@100')"
+    other = load_link_dataset('cora', root=cora_root, seed=1)
+    assert not torch.equal(other.split_edge['test']['edge'], ds.split_edge['test']['edge'])
+
+
+def test_env_var(monkeypatch, tmp_path):
+    link_cora(tmp_path / 'planetoid' / 'raw')
+    monkeypatch.setenv('GRAPHKIT_DATA', str(tmp_path))
+    assert load_link_dataset('cora').data.num_nodes == 2708
+
+
+@pytest.mark.parametrize(
+    'name,metric',
+    [
+        ('ogbl-ddi', 'hits@20'),
+        ('ogbl-collab', 'hits@50'),
+        ('ogbl-ppa', 'hits@100'),
+        ('ogbl-citation2', 'mrr'),
+    ],
+)
+def test_load_ogbl(tmp_path, name, metric):
+    make_ogbl(tmp_path, name, split_type='x', citation=name == 'ogbl-citation2')
+    ds = load_link_dataset(name, root=str(tmp_path))
+    assert ds.metric == metric and ds.eval_name == name
+    assert ds.data.num_nodes == 12 and set(ds.split_edge) == {'train', 'valid', 'test'}
+
+
+def test_unknown_ogbl_name_infers_the_metric(tmp_path):
+    make_ogbl(tmp_path, 'ogbl-tiny')
+    ds = load_link_dataset('ogbl-tiny', root=str(tmp_path))
+    assert (ds.metric, ds.eval_name) == ('hits@50', 'ogbl-collab')
+
+
+def test_dataset_info(tmp_path):
+    link_cora(tmp_path / 'cora' / 'raw')
+    make_ogbl(tmp_path, 'ogbl-ddi')
+    info = {d['name']: d for d in dataset_info(str(tmp_path))}
+    assert set(info) == set(LINK_DATASETS.names())
+    assert info['cora']['found'] and info['ogbl-ddi']['found']
+    assert not info['pubmed']['found'] and info['pubmed']['path'] is None
+    assert info['ogbl-ddi']['path'] == osp.join(str(tmp_path), 'ogbl_ddi')
+    assert info['ogbl-ddi']['metric'] == 'hits@20'
+    assert osp.join(str(tmp_path), 'pubmed', 'raw') in info['pubmed']['looks_in']
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(
+    not (SHARED_DATA / 'ogbl_ddi').is_dir(), reason='../shared/data/ogbl_ddi not present'
+)
+def test_real_ogbl_ddi(tmp_path):
+    t0 = time.perf_counter()
+    ds = load_link_dataset('ogbl-ddi', root=str(SHARED_DATA))
+    first = time.perf_counter() - t0
+    assert ds.data.num_nodes == 4267 and ds.metric == 'hits@20'
+    s = ds.split_edge
+    assert s['train']['edge'].shape == (1067911, 2)
+    assert s['valid']['edge'].shape == (133489, 2) and s['valid']['edge_neg'].shape == (101882, 2)
+    assert s['test']['edge'].shape == (133489, 2) and s['test']['edge_neg'].shape == (95599, 2)
+    assert ds.data.edge_index.shape == (2, 2 * 1067911)
+    # cached load: same files through a writable folder of symlinks
+    (tmp_path / 'ogbl_ddi').mkdir()
+    for sub in ('raw', 'split'):
+        (tmp_path / 'ogbl_ddi' / sub).symlink_to(SHARED_DATA / 'ogbl_ddi' / sub)
+    load_link_dataset('ogbl-ddi', root=str(tmp_path))
+    t0 = time.perf_counter()
+    cached = load_link_dataset('ogbl-ddi', root=str(tmp_path))
+    second = time.perf_counter() - t0
+    assert torch.equal(cached.split_edge['test']['edge_neg'], s['test']['edge_neg'])
+    print(
+        f'\nogbl-ddi: first load (no cache, read-only root) {first:.2f}s; cached load {second:.2f}s'
+    )
