@@ -5,12 +5,12 @@ r"""The ``graphkit`` command line: thin wrappers that resolve names and configs,
     graphkit train gae --dataset cora --runs 10
     graphkit train cn --dataset ogbl-ddi --root ../shared/data
     graphkit evaluate runs/gae-cora
+    graphkit analyze tc --dataset cora --run runs/gae-cora
     graphkit datasets
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -45,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('run_dir')
     evaluate.add_argument('--root', default=None, help='data root, if not the one used for training')
     evaluate.add_argument('--device', default='cpu')
+
+    analyze = sub.add_parser('analyze', help='link-prediction analyses')
+    kinds = analyze.add_subparsers(dest='analysis', required=True)
+    tc = kinds.add_parser('tc', help='topological concentration vs per-node link-prediction performance')
+    tc.add_argument('--dataset', required=True)
+    tc.add_argument('--root', default=None, help='data root (default: $GRAPHKIT_DATA, then datasets/)')
+    tc.add_argument('--run', default=None, metavar='RUN_DIR', help='a graphkit train run directory to analyse')
+    tc.add_argument('--out', default=None, help='output directory (default: RUN_DIR/tc or tc-<dataset>)')
+    tc.add_argument('--seed', type=int, default=0, help='split seed without --run; ATC seed (default: 0)')
+    tc.add_argument('--K', type=int, default=1, help='hops of TC / ATC (default: 1)')
+    tc.add_argument('--device', default='cpu')
 
     datasets = sub.add_parser('datasets', help='list known datasets, where they are looked for, what is found')
     datasets.add_argument('--root', default=None)
@@ -103,28 +114,25 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import torch
+    from graphkit.tasks.link import load_run
 
-    from graphkit.tasks import TrainOptions
-    from graphkit.tasks.link import LinkTask
-    from graphkit.tasks.run import RunDir, safe_load
-
-    rundir = RunDir(args.run_dir)
-    cfg = rundir.read_config()
-    summary_path = rundir.path / 'summary.json'
-    if not summary_path.exists():
-        raise FileNotFoundError(f"'{summary_path}' does not exist: the run has not finished")
-    summary = json.loads(summary_path.read_text())
-    opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=args.root,
-                        out=str(rundir.path), device=args.device, quiet=True)
-    task = LinkTask(opts, cfg)
+    summary, task, _ = load_run(args.run_dir, args.root, 0, args.device)
     print(f"{'run':<5}{'valid':>10}{'test':>10}  ({task.metric}, recomputed from best_run*.pt)")
     for record in summary['runs']:
-        task._load_split(record['seed'])
-        model, _ = task._build()
-        model.load_state_dict(safe_load(rundir.best_state(record['run'])))
-        res = task.evaluate(model.to(torch.device(args.device)))
+        _, task, model = load_run(args.run_dir, args.root, record['run'], args.device)
+        res = task.evaluate(model)
         print(f"{record['run']:<5}{100 * res['valid'][task.metric]:>10.2f}{100 * res['test'][task.metric]:>10.2f}")
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from graphkit.analysis import format_report
+    from graphkit.tasks.analyze import analyze_tc_run
+
+    out = args.out or (str(Path(args.run) / 'tc') if args.run else f'tc-{args.dataset}')
+    report = analyze_tc_run(args.dataset, args.root, args.run, out, seed=args.seed, K=args.K, device=args.device)
+    print(format_report(report))
+    print(f'Report and plots: {out}')
     return 0
 
 
@@ -140,7 +148,7 @@ def _datasets(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {'train': _train, 'evaluate': _evaluate, 'datasets': _datasets}[args.command]
+    handler = {'train': _train, 'evaluate': _evaluate, 'analyze': _analyze, 'datasets': _datasets}[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:

@@ -50,7 +50,7 @@ def random_link_dataset(root: Path, name: str = 'ogbl-tiny', num_nodes: int = 60
             pairs.add((i, j))
     edges = np.array(sorted(pairs), dtype=np.int64)
     edges = edges[rng.permutation(len(edges))]
-    n_val = n_test = num_edges // 10
+    n_val = num_edges // 10
     non_edges = []
     while len(non_edges) < 2 * n_val:
         i, j = sorted(rng.integers(0, num_nodes, size=2).tolist())

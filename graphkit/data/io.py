@@ -15,12 +15,13 @@ import io
 import os
 import os.path as osp
 import pickle
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from graphkit.io import atomic_torch_save, safe_torch_load
 
 __all__ = [
     'safe_torch_load',
@@ -81,40 +82,6 @@ def _numpy_safe_globals() -> List[Any]:
     return out
 
 
-def _refused(path: str, err: BaseException, hint: str = '') -> ValueError:
-    return ValueError(
-        f"Refused to load '{path}': it needs more than plain tensors/arrays and was not "
-        f'executed (weights_only load failed: {str(err).splitlines()[-1][:300]}).{hint}'
-    )
-
-
-def safe_torch_load(path: str, map_location: Any = 'cpu', *, hint: str = '') -> Any:
-    r"""Load a file written by :func:`torch.save` with ``weights_only=True``; never retries
-    unsafely.
-
-    Unlike :func:`torch_geometric.io.fs.torch_load`, a file that fails the safe load is an error.
-
-    Args:
-        path (str): The file.
-        map_location (optional): Forwarded to :func:`torch.load`. (default: :obj:`'cpu'`)
-        hint (str, optional): Appended to the error message (*e.g.* "pass force_reload=True").
-
-    Raises:
-        FileNotFoundError: If :obj:`path` does not exist.
-        ValueError: If the file holds anything that the weights-only unpickler refuses, or is
-            corrupt.
-    """
-    path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"No such file: '{path}'")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise _refused(path, e, hint) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise ValueError(f"Could not read '{path}' ({type(e).__name__}: {e}).{hint}") from None
-
-
 def load_legacy_split(path: str) -> Dict[str, Tensor]:
     r"""Load a legacy OGB split file (``split/<type>/{train,valid,test}.pt``) safely.
 
@@ -132,15 +99,8 @@ def load_legacy_split(path: str) -> Dict[str, Tensor]:
         ValueError: If the file needs any other global (it is then not executed) or is not a dict.
     """
     path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"No such file: '{path}'")
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            obj = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise _refused(path, e) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise ValueError(f"Could not read '{path}' ({type(e).__name__}: {e})") from None
+    with torch.serialization.safe_globals(_numpy_safe_globals()):
+        obj = safe_torch_load(path)
     if not isinstance(obj, dict):
         raise ValueError(f"'{path}' should hold a dict of arrays (got {type(obj).__name__})")
     out: Dict[str, Tensor] = {}
@@ -177,26 +137,6 @@ def is_writable_dir(path: str) -> bool:
     if not osp.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
         return False
     return bool(os.stat(path).st_mode & 0o200)
-
-
-def atomic_torch_save(obj: Any, path: str) -> None:
-    r"""``torch.save`` to a temporary file in the same folder, then :func:`os.replace` it onto
-    :obj:`path`."""
-    path = os.fspath(path)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the cache the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,3 +16,26 @@ __all__ = [
     'mrr',
     'roc_auc',
 ]
+
+# Topological concentration and per-node link metrics (TC analysis)
+from .node_link import DEFAULT_NODE_KS, node_link_metrics, split_node_link_metrics  # noqa: E402
+from .topology import (  # noqa: E402
+    approximate_tc,
+    default_beta,
+    node_degree,
+    subgraph_density,
+    topological_concentration,
+    weighted_tc,
+)
+
+__all__ += [
+    'DEFAULT_NODE_KS',
+    'node_link_metrics',
+    'split_node_link_metrics',
+    'approximate_tc',
+    'default_beta',
+    'node_degree',
+    'subgraph_density',
+    'topological_concentration',
+    'weighted_tc',
+]

@@ -112,7 +112,7 @@ def _row_index(rowptr: Tensor, nnz: int) -> Tensor:
 def _from_sorted_keys(keys: Tensor, values: Tensor, num_nodes: int) -> Tensor:
     # Builds a CSR tensor from strictly increasing keys `row * N + col`.
     n = max(num_nodes, 1)
-    row, col = keys // n, keys % n
+    col = keys % n
     bounds = torch.arange(num_nodes + 1, device=keys.device) * n
     rowptr = torch.searchsorted(keys, bounds)
     return _csr(rowptr, col, values, num_nodes)

@@ -1,5 +1,4 @@
 r"""Sparse-dense matrix products over a CSR adjacency."""
-import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 from torch_geometric.utils import spmm as pyg_spmm

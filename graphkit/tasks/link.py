@@ -9,6 +9,7 @@ graph (ogbl-collab).
 """
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Dict, Optional, Tuple
 
@@ -23,10 +24,20 @@ from graphkit.models import MODELS
 from graphkit.ops import remove_edges, to_csr
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import (RunDir, count_parameters, finite, mean_std, progress, rng_state, safe_load,
-                                seed_everything, set_rng_state, version_stamp)
+from graphkit.tasks.run import (
+    RunDir,
+    count_parameters,
+    finite,
+    mean_std,
+    progress,
+    rng_state,
+    safe_load,
+    seed_everything,
+    set_rng_state,
+    version_stamp,
+)
 
-__all__ = ['LinkTask', 'split_pairs']
+__all__ = ['LinkTask', 'split_pairs', 'load_run']
 
 
 def split_pairs(split: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
@@ -279,6 +290,28 @@ class LinkTask:
             },
             'versions': version_stamp(self.device),
         }
+
+
+def load_run(run_dir: str, root: Optional[str] = None, run: int = 0,
+             device: str = 'cpu') -> Tuple[Dict[str, Any], LinkTask, torch.nn.Module]:
+    r"""Rebuild run :obj:`run` of a finished ``graphkit train`` run directory: its summary, a :class:`LinkTask`
+    holding the data and split of that run's seed, and the best-on-valid model (in eval mode)."""
+    rundir = RunDir(run_dir)
+    cfg = rundir.read_config()
+    summary_path = rundir.path / 'summary.json'
+    if not summary_path.exists():
+        raise FileNotFoundError(f"'{summary_path}' does not exist: the run has not finished")
+    summary = json.loads(summary_path.read_text())
+    records = {r['run']: r for r in summary['runs']}
+    if run not in records:
+        raise ValueError(f"'run' must be one of {sorted(records)} for '{run_dir}' (got {run})")
+    opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=root, out=str(rundir.path),
+                        device=device, quiet=True)
+    task = LinkTask(opts, cfg)
+    task._load_split(records[run]['seed'])
+    model, _ = task._build()
+    model.load_state_dict(safe_load(rundir.best_state(run)))
+    return summary, task, model.eval()
 
 
 @TASKS.register('link')

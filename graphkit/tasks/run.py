@@ -18,7 +18,6 @@ import platform
 import random
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -26,39 +25,13 @@ import torch
 import yaml
 
 import graphkit
+from graphkit.io import atomic_torch_save, atomic_write_text
+from graphkit.io import safe_torch_load as safe_load
 
 __all__ = [
-    'RunDir', 'atomic_write', 'seed_everything', 'rng_state', 'set_rng_state', 'version_stamp',
+    'RunDir', 'seed_everything', 'rng_state', 'set_rng_state', 'version_stamp',
     'mean_std', 'progress', 'count_parameters', 'safe_load',
 ]
-
-
-def atomic_write(path: Path, write) -> None:
-    r"""Call :obj:`write(tmp_path)` on a temporary file next to :obj:`path`, then rename it into place, so a
-    crash never leaves a half-written :obj:`path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def safe_load(path: Path) -> Any:
-    r"""Load a file written by :func:`torch.save` with ``weights_only=True``: tensors and plain containers only,
-    never arbitrary code. A file that fails is reported by name."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"'{path}' does not exist")
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # noqa: BLE001 - re-raised with the file name
-        raise ValueError(f"'{path}' holds something other than tensors and plain values, or is corrupt; "
-                         f'it was not loaded ({type(e).__name__}: {str(e).splitlines()[0]})') from None
 
 
 def seed_everything(seed: int) -> None:
@@ -169,15 +142,13 @@ class RunDir:
         self.write_yaml('config.yaml', config)
 
     def write_yaml(self, name: str, obj: Any) -> None:
-        text = yaml.safe_dump(obj, sort_keys=False)
-        atomic_write(self.path / name, lambda tmp: Path(tmp).write_text(text))
+        atomic_write_text(self.path / name, yaml.safe_dump(obj, sort_keys=False))
 
     def write_json(self, name: str, obj: Any) -> None:
-        text = json.dumps(obj, indent=2, allow_nan=False)
-        atomic_write(self.path / name, lambda tmp: Path(tmp).write_text(text + '\n'))
+        atomic_write_text(self.path / name, json.dumps(obj, indent=2, allow_nan=False) + '\n')
 
     def save(self, path: Path, obj: Any) -> None:
-        atomic_write(path, lambda tmp: torch.save(obj, tmp))
+        atomic_torch_save(obj, path)
 
     def read_config(self) -> Dict[str, Any]:
         path = self.path / 'config.yaml'
@@ -197,8 +168,7 @@ class RunDir:
             return
         lines: List[str] = [line for line in self.metrics.read_text().splitlines()
                             if line.strip() and keep(json.loads(line))]
-        text = ''.join(line + '\n' for line in lines)
-        atomic_write(self.metrics, lambda tmp: Path(tmp).write_text(text))
+        atomic_write_text(self.metrics, ''.join(line + '\n' for line in lines))
 
 
 def finite(value: float) -> Optional[float]:

@@ -1,6 +1,6 @@
 """Random small graphs (hypothesis strategies) and brute-force oracles."""
-from hypothesis import strategies as st
 import torch
+from hypothesis import strategies as st
 
 
 @st.composite

@@ -1,6 +1,5 @@
 import pytest
 import torch
-from tests.ops._ops_graphs import as_index, graphs, neighbour_sets
 from hypothesis import given, settings
 
 from graphkit.ops import (
@@ -12,6 +11,7 @@ from graphkit.ops import (
     rw_norm,
     to_csr,
 )
+from tests.ops._ops_graphs import as_index, graphs, neighbour_sets
 
 
 def dense_from_sets(nbrs):

@@ -1,7 +1,6 @@
 import networkx as nx
 import pytest
 import torch
-from tests.ops._ops_graphs import as_index, coo_to_sets, graphs, neighbour_sets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from graphkit.ops import (
     sample_per_row,
     to_csr,
 )
+from tests.ops._ops_graphs import as_index, coo_to_sets, graphs, neighbour_sets
 
 
 def is_sorted_by_pair_node(coo):

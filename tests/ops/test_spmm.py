@@ -1,11 +1,11 @@
 import pytest
 import torch
-from tests.ops._ops_graphs import as_index, graphs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphkit.ops import gcn_norm, spmm, to_csr
 from graphkit.ops.spmm import _spmm_gather
+from tests.ops._ops_graphs import as_index, graphs
 
 
 def brute_force(adj, x, reduce):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from graphkit.cli import main
-from graphkit.testing import random_link_dataset
 from graphkit.tasks.run import safe_load
+from graphkit.testing import random_link_dataset
 
 TINY = ['--set', 'model.hidden_channels=16', '--set', 'train.batch_size=32', '--quiet']
 

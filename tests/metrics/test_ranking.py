@@ -1,0 +1,127 @@
+import math
+
+import pytest
+import torch
+
+from graphkit.metrics.ranking import csr_rows, mean_over, ranking_metrics, topk_full_ranking
+
+
+def _csr(rows, num_rows, num_cols):
+    rowptr, col = [0], []
+    for r in range(num_rows):
+        col += sorted(rows.get(r, []))
+        rowptr.append(len(col))
+    return torch.sparse_csr_tensor(torch.tensor(rowptr), torch.tensor(col, dtype=torch.long),
+                                   torch.ones(len(col)), size=(num_rows, num_cols))
+
+
+def _problem(num_users=13, num_items=9, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, 4, (num_users, num_items), generator=gen).float()  # many ties
+    train, test = {}, {}
+    for u in range(num_users):
+        perm = torch.randperm(num_items, generator=gen).tolist()
+        n_train = int(torch.randint(0, num_items - 1, (1,), generator=gen))
+        train[u] = perm[:n_train]
+        n_test = 0 if u % 4 == 0 else int(torch.randint(1, num_items - n_train + 1, (1,), generator=gen))
+        test[u] = perm[n_train:n_train + n_test]
+    train[1] = list(range(num_items))  # a user with every item excluded
+    test[1] = []
+    return scores, train, test
+
+
+def _naive_rank(scores, excluded):
+    cand = [c for c in range(len(scores)) if c not in excluded]
+    return sorted(cand, key=lambda c: (-float(scores[c]), c))
+
+
+def _naive(scores, train, test, k):
+    out = {key: [] for key in ('recall', 'precision', 'ndcg', 'hit', 'f1', 'mrr')}
+    for u in range(scores.size(0)):
+        ranked = _naive_rank(scores[u], set(train[u]))
+        truth = set(test[u])
+        if not truth:
+            for key in out:
+                out[key].append(math.nan)
+            continue
+        top = ranked[:k]
+        h = sum(c in truth for c in top)
+        rec, prec = h / len(truth), h / k
+        dcg = sum(1 / math.log2(p + 2) for p, c in enumerate(top) if c in truth)
+        idcg = sum(1 / math.log2(p + 2) for p in range(min(k, len(truth))))
+        first = next(p for p, c in enumerate(ranked) if c in truth)
+        out['recall'].append(rec)
+        out['precision'].append(prec)
+        out['ndcg'].append(dcg / idcg)
+        out['hit'].append(float(h > 0))
+        out['f1'].append(2 * prec * rec / (prec + rec) if h else 0.0)
+        out['mrr'].append(1 / (first + 1))
+    return out
+
+
+@pytest.mark.parametrize('chunk_size', [1, 4, 1024])
+@pytest.mark.parametrize('k', [1, 3, 9, 20])  # 20 > number of candidates
+def test_topk_matches_naive_loop(chunk_size, k):
+    scores, train, _ = _problem()
+    top = topk_full_ranking(lambda q: scores[q], scores.size(0), k, exclude=_csr(train, 13, 9),
+                            chunk_size=chunk_size)
+    assert top.shape == (13, k)
+    for u in range(13):
+        ranked = _naive_rank(scores[u], set(train[u]))[:k]
+        assert top[u].tolist() == ranked + [-1] * (k - len(ranked))
+
+
+@pytest.mark.parametrize('chunk_size', [1, 5, 1024])
+@pytest.mark.parametrize('k', [1, 2, 5, 20])
+def test_metrics_match_naive_loop(chunk_size, k):
+    scores, train, test = _problem()
+    res = ranking_metrics(lambda q: scores[q], _csr(test, 13, 9), [k], exclude=_csr(train, 13, 9),
+                          chunk_size=chunk_size)
+    naive = _naive(scores, train, test, k)
+    for key in ('recall', 'precision', 'ndcg', 'hit', 'f1'):
+        torch.testing.assert_close(res[f'{key}@{k}'], torch.tensor(naive[key], dtype=torch.float64),
+                                   equal_nan=True)
+    torch.testing.assert_close(res['mrr'], torch.tensor(naive['mrr'], dtype=torch.float64), equal_nan=True)
+
+
+def test_queries_subset_and_tuple_csr():
+    scores, train, test = _problem()
+    ex = _csr(train, 13, 9)
+    q = torch.tensor([5, 2, 7])
+    full = ranking_metrics(lambda i: scores[i], _csr(test, 13, 9), [3], exclude=ex)
+    sub = ranking_metrics(lambda i: scores[i], _csr(test, 13, 9), [3],
+                          exclude=(ex.crow_indices(), ex.col_indices()), queries=q, chunk_size=2)
+    torch.testing.assert_close(sub['ndcg@3'], full['ndcg@3'][q], equal_nan=True)
+
+
+def test_mean_over_denominators():
+    scores, train, test = _problem()
+    res = ranking_metrics(lambda q: scores[q], _csr(test, 13, 9), [2], exclude=_csr(train, 13, 9))
+    rec = res['recall@2']
+    with_truth = mean_over(res, 'with_truth')
+    all_users = mean_over(res, 'all')
+    n_truth = int((~torch.isnan(rec)).sum())
+    assert with_truth['recall@2'] == pytest.approx(float(rec.nansum()) / n_truth)
+    assert all_users['recall@2'] == pytest.approx(float(rec.nansum()) / 13)
+    of_means = mean_over(res, 'all', f1='of_means')
+    p, r = all_users['precision@2'], all_users['recall@2']
+    assert of_means['f1@2'] == pytest.approx(2 * p * r / (p + r))
+
+
+def test_csr_rows():
+    rowptr, col = torch.tensor([0, 2, 2, 5]), torch.tensor([1, 4, 0, 2, 3])
+    local, c = csr_rows(rowptr, col, torch.tensor([2, 1, 0]))
+    assert local.tolist() == [0, 0, 0, 2, 2] and c.tolist() == [0, 2, 3, 1, 4]
+
+
+def test_errors():
+    with pytest.raises(ValueError, match='ks'):
+        ranking_metrics(lambda q: torch.zeros(q.numel(), 3), (torch.tensor([0, 0]), torch.tensor([])), [0])
+    with pytest.raises(ValueError, match='score_fn'):
+        topk_full_ranking(lambda q: torch.zeros(3), 2, 1)
+    with pytest.raises(ValueError, match='chunk_size'):
+        topk_full_ranking(lambda q: torch.zeros(q.numel(), 3), 2, 1, chunk_size=0)
+    with pytest.raises(ValueError, match='denominator'):
+        mean_over({}, 'users')
+    with pytest.raises(ValueError, match='exclude'):
+        topk_full_ranking(lambda q: torch.zeros(q.numel(), 3), 2, 1, exclude=torch.zeros(2, 3))
