@@ -140,9 +140,12 @@ def _datasets(args: argparse.Namespace) -> int:
     from graphkit.data import dataset_info
 
     rows = dataset_info(args.root)
-    print(f"{'dataset':<18}{'found':<7}where")
+    if rows:
+        print(f"root: {rows[0]['root']}  (--root, else $GRAPHKIT_DATA, else the shipped datasets/)")
+    print(f"{'dataset':<18}{'metric':<10}{'found':<7}where")
     for row in rows:
-        print(f"{row['name']:<18}{'yes' if row['found'] else 'no':<7}{row['path']}")
+        where = row['path'] if row['found'] else 'looked in ' + ', '.join(row['looks_in'])
+        print(f"{row['name']:<18}{row.get('metric', ''):<10}{'yes' if row['found'] else 'no':<7}{where}")
     return 0
 
 

@@ -168,8 +168,8 @@ class LinkTask:
     @torch.no_grad()
     def _scores(self, model: torch.nn.Module, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
         bs = self.cfg['train']['eval_batch_size']
-        out = [model.predict(h, adj, pairs[:, i:i + bs]).view(-1)
-               for i in range(0, pairs.size(1), bs)]
+        chunks = progress(range(0, pairs.size(1), bs), self.opts.quiet, desc='Evaluating', unit='chunk')
+        out = [model.predict(h, adj, pairs[:, i:i + bs]).view(-1) for i in chunks]
         return torch.cat(out) if out else pairs.new_empty(0, dtype=torch.float)
 
     @torch.no_grad()

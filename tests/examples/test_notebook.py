@@ -9,7 +9,7 @@ nbclient = pytest.importorskip('nbclient')
 NOTEBOOK = Path(__file__).resolve().parents[2] / 'examples' / 'link_prediction_analysis.ipynb'
 
 
-@pytest.mark.slow  # ~1 min CPU (2-3 min wall on a shared machine): deselected by default
+# About 40 s of CPU: the notebook trains GAE and NCN for one epoch each, then runs the whole analysis.
 def test_link_prediction_analysis_notebook_runs(monkeypatch, tmp_path):
     monkeypatch.setenv('GRAPHKIT_NB_EPOCHS', '1')
     monkeypatch.setenv('MPLBACKEND', 'Agg')
