@@ -10,16 +10,16 @@ ratio is baseline / graphkit. Wall times on a shared machine are upper bounds; C
 """
 import argparse
 import statistics
+import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 from torch_geometric.utils import negative_sampling
 
 from graphkit.configs import load_config
-from graphkit.data import load_link_dataset
-from graphkit.models import MODELS
-from graphkit.ops import cn_sum, extension_flags, remove_edges, to_csr
+from graphkit.ops import cn_sum, extension_flags
+from graphkit.tasks import TrainOptions
+from graphkit.tasks.link import LinkTask
 
 
 def _rss_kib(field):
@@ -57,53 +57,23 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    ds = load_link_dataset('cora', seed=0)
-    data, split = ds.data, ds.split_edge
-    n = int(data.num_nodes)
-    pos = split['train']['edge'].t()
-    adj = to_csr(pos, n)
-    x = data.x.float()
-    full = torch.cat([pos, pos.flip(0)], 1)
     print(f'torch {torch.__version__}, threads {args.threads}, extensions {extension_flags()}')
     print(f'{"what":<28}{"wall s":>10}{"cpu s":>10}{"peak MiB":>10}')
+    with tempfile.TemporaryDirectory() as out:
+        for name in args.models:
+            # Exactly what `graphkit train NAME --dataset cora` runs: its task, preset, epoch and evaluation.
+            task = LinkTask(TrainOptions(model=name, dataset='cora', out=out, quiet=True),
+                            load_config(name, 'cora'))
+            task.load_split(0)
+            model, optimizer = task.build()
+            epoch = lambda: task.train_epoch(model, optimizer, 1)  # noqa: E731
+            evaluate = lambda: task.evaluate(model)  # noqa: E731
+            for what, fn in (('train epoch', epoch), ('full evaluation', evaluate)):
+                w, c, m = measure(fn, args.repeats)
+                print(f'{name + " " + what:<28}{w:>10.3f}{c:>10.3f}{m:>10.1f}')
 
-    for name in args.models:
-        cfg = load_config(name, 'cora')
-        model = MODELS.get(name).from_config(cfg['model'], data)
-        tr = cfg['train']
-        opt = torch.optim.Adam([
-            {'params': model.encoder.parameters(), 'lr': tr['encoder_lr']},
-            {'params': model.predictor.parameters(), 'lr': tr['predictor_lr']},
-        ])
-        bs, ebs = tr['batch_size'], tr['eval_batch_size']
-
-        def train_epoch():
-            model.train()
-            neg = negative_sampling(full, n, full.size(1))
-            perm = torch.randperm(pos.size(1))
-            for k in range(0, perm.numel() - bs + 1, bs):
-                idx = perm[k:k + bs]
-                p = pos[:, idx]
-                a = remove_edges(adj, p)
-                h = model.encode(x, a)
-                lp, ln = model.predict(h, a, p), model.predict(h, a, neg[:, idx])
-                loss = (F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp))
-                        + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln)))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-
-        @torch.no_grad()
-        def evaluate():
-            model.eval()
-            h = model.encode(x, adj)
-            for key in ('valid', 'test'):
-                for pairs in (split[key]['edge'].t(), split[key]['edge_neg'].t()):
-                    torch.cat([model.predict(h, adj, c) for c in pairs.split(ebs, dim=1)])
-
-        for what, fn in (('train epoch', train_epoch), ('full evaluation', evaluate)):
-            w, c, m = measure(fn, args.repeats)
-            print(f'{name + " " + what:<28}{w:>10.3f}{c:>10.3f}{m:>10.1f}')
+    n, pos, adj = task.num_nodes, task.train_pos, task.adj
+    full = torch.cat([pos, pos.flip(0)], 1)
 
     # The CN operator alone: graphkit vs torch.sparse A[i] * A[j].
     h = torch.randn(n, 256)

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--seed', type=int, default=0, help='seed of the first run (default: 0)')
     train.add_argument('--epochs', type=int, default=None, help='shortcut for --set train.epochs=E')
     train.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (default: cpu)")
+    train.add_argument('--threads', type=int, default=None,
+                       help='CPU threads of torch (default: torch\'s choice; 1 is fastest on busy or small machines)')
     train.add_argument('--out', default=None, help='run directory (default: runs/<model>-<dataset>-<time>)')
     train.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
     train.add_argument('--init-from', default=None, metavar='RUN_DIR',
@@ -91,6 +93,11 @@ def _train(args: argparse.Namespace) -> int:
     from graphkit.tasks import TASKS, TrainOptions
 
     model_cls = MODELS.get(args.model)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f'--threads must be >= 1 (got {args.threads})')
+        import torch
+        torch.set_num_threads(args.threads)
     overrides = list(args.overrides)
     if args.epochs is not None:
         overrides.append(f'train.epochs={args.epochs}')

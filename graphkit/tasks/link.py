@@ -69,7 +69,7 @@ class LinkTask:
                 raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
 
         ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed)
-        self.name, self.data, self.split = ds.name, ds.data, ds.split_edge
+        self.name, self.data, self.split, self.split_seed = ds.name, ds.data, ds.split_edge, opts.seed
         self.metric = (cfg['eval']['metric'] or ds.metric).lower()
         self.evaluator = Evaluator(ds.eval_name)
         self.ks = sorted(set(int(k) for k in cfg['eval']['ks']))
@@ -82,11 +82,12 @@ class LinkTask:
         self.num_nodes = int(self.data.num_nodes)
 
     # Data -------------------------------------------------------------------------------------------------
-    def _load_split(self, seed: int) -> None:
-        """Planetoid datasets draw a new split per seed; OGB splits are fixed."""
-        if seed != self.opts.seed:
-            ds = load_link_dataset(self.opts.dataset, self.opts.root, seed=seed)
-            self.split = ds.split_edge
+    def load_split(self, seed: int) -> None:
+        """Prepare the split and graphs of the run with :obj:`seed` (Planetoid draws a new split per seed; OGB
+        splits are fixed)."""
+        if seed != self.split_seed:
+            self.split = load_link_dataset(self.opts.dataset, self.opts.root, seed=seed).split_edge
+            self.split_seed = seed
         pos, _ = split_pairs(self.split['train'])
         self.train_pos = pos.to(self.device)
         self.adj = to_csr(self.train_pos, self.num_nodes)
@@ -98,7 +99,8 @@ class LinkTask:
             self.test_adj = self.adj
 
     # Model ------------------------------------------------------------------------------------------------
-    def _build(self) -> Tuple[torch.nn.Module, Optional[torch.optim.Optimizer]]:
+    def build(self) -> Tuple[torch.nn.Module, Optional[torch.optim.Optimizer]]:
+        """The model and its Adam optimiser (encoder / predictor learning rates); no optimiser if untrainable."""
         model = self.model_cls.from_config(dict(self.cfg['model']), self.data).to(self.device)
         if not getattr(model, 'trainable', True):
             return model, None
@@ -134,7 +136,8 @@ class LinkTask:
             out = torch.cat([out, negative_sampling(both, self.num_nodes, num_neg_samples=num)], dim=1)
         return out[:, :num]
 
-    def _train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+    def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+        """One epoch over the training positives; returns the mean loss."""
         tr = self.cfg['train']
         model.train()
         num_pos = self.train_pos.size(1)
@@ -202,8 +205,8 @@ class LinkTask:
     def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         seed = self.opts.seed + run
         seed_everything(seed)
-        self._load_split(seed)
-        model, optimizer = self._build()
+        self.load_split(seed)
+        model, optimizer = self.build()
         if self.opts.init_from:
             self._init_from(model, run)
         epochs = self.cfg['train']['epochs'] if optimizer is not None else 0
@@ -219,7 +222,7 @@ class LinkTask:
             set_rng_state(ckpt['rng'])
         t0 = time.perf_counter() - elapsed
         for epoch in range(start, epochs + 1) if epochs else [0]:
-            loss = self._train_epoch(model, optimizer, epoch) if epochs else None
+            loss = self.train_epoch(model, optimizer, epoch) if epochs else None
             if epoch == 0 or epoch % self.cfg['train']['eval_every'] == 0 or epoch == epochs:
                 res = self.evaluate(model)
                 record = {'run': run, 'epoch': epoch, 'loss': None if loss is None else finite(loss), **res}
@@ -268,7 +271,7 @@ class LinkTask:
                 state['results'] = self.results
                 rundir.save(rundir.checkpoint, state)
         if not self.num_parameters:
-            self.num_parameters = count_parameters(self._build()[0])
+            self.num_parameters = count_parameters(self.build()[0])
         summary = self.summarize()
         rundir.write_json('summary.json', summary)
         return summary
@@ -308,8 +311,8 @@ def load_run(run_dir: str, root: Optional[str] = None, run: int = 0,
     opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=root, out=str(rundir.path),
                         device=device, quiet=True)
     task = LinkTask(opts, cfg)
-    task._load_split(records[run]['seed'])
-    model, _ = task._build()
+    task.load_split(records[run]['seed'])
+    model, _ = task.build()
     model.load_state_dict(safe_load(rundir.best_state(run)))
     return summary, task, model.eval()
 

@@ -86,7 +86,7 @@ def version_stamp(device: torch.device) -> Dict[str, Any]:
     return {
         'graphkit': graphkit.__version__, 'torch': torch.__version__,
         'torch_geometric': torch_geometric.__version__, 'cuda': torch.version.cuda,
-        'python': platform.python_version(), 'device': str(device),
+        'python': platform.python_version(), 'device': str(device), 'threads': torch.get_num_threads(),
         'device_name': (torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor()
                         or platform.machine()),
         'git_sha': _git_sha(), 'extensions': extension_flags(), 'evaluator': EVALUATOR_SEMANTICS,
