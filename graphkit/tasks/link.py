@@ -10,7 +10,6 @@ graph (ogbl-collab).
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -24,18 +23,7 @@ from graphkit.models import MODELS
 from graphkit.ops import remove_edges, to_csr
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import (
-    RunDir,
-    count_parameters,
-    finite,
-    mean_std,
-    progress,
-    rng_state,
-    safe_load,
-    seed_everything,
-    set_rng_state,
-    version_stamp,
-)
+from graphkit.tasks.run import RunDir, Task, progress, safe_load
 
 __all__ = ['LinkTask', 'split_pairs', 'load_run']
 
@@ -57,15 +45,17 @@ def split_pairs(split: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
     return pos.long(), None if neg is None else neg.long()
 
 
-class LinkTask:
-    r"""One ``graphkit train`` call of a link model: data, model, training, evaluation, run directory."""
+class LinkTask(Task):
+    r"""One ``graphkit train`` call of a link model: data, model, training, evaluation (the run loop, resume and
+    summary come from :class:`~graphkit.tasks.run.Task`)."""
+    task = 'link'
+
     def __init__(self, opts: TrainOptions, cfg: Dict[str, Any]) -> None:
-        self.opts, self.cfg = opts, cfg
-        self.device = torch.device(opts.device)
+        super().__init__(opts, cfg)
         self.model_cls = MODELS.get(opts.model)
         tr = cfg['train']
-        for key in ('epochs', 'batch_size', 'eval_batch_size', 'eval_every', 'num_neg'):
-            if not isinstance(tr[key], int) or tr[key] < (0 if key == 'epochs' else 1):
+        for key in ('batch_size', 'eval_batch_size', 'num_neg'):
+            if not isinstance(tr[key], int) or tr[key] < 1:
                 raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
 
         ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed)
@@ -82,7 +72,7 @@ class LinkTask:
         self.num_nodes = int(self.data.num_nodes)
 
     # Data -------------------------------------------------------------------------------------------------
-    def load_split(self, seed: int) -> None:
+    def prepare(self, seed: int) -> None:
         """Prepare the split and graphs of the run with :obj:`seed` (Planetoid draws a new split per seed; OGB
         splits are fixed)."""
         if seed != self.split_seed:
@@ -117,7 +107,10 @@ class LinkTask:
             groups.append({'params': rest, 'lr': tr['lr']})
         return model, torch.optim.Adam(groups, lr=tr['lr'], weight_decay=tr['weight_decay'])
 
-    def _init_from(self, model: torch.nn.Module, run: int) -> None:
+    def init_model(self, model: torch.nn.Module, run: int) -> None:
+        """With ``--init-from RUN_DIR``: load that run's best state non-strictly (*e.g.* NCN → NCNC)."""
+        if not self.opts.init_from:
+            return
         src = RunDir(self.opts.init_from)
         states = sorted(src.path.glob('best_run*.pt'))
         if not states:
@@ -147,6 +140,8 @@ class LinkTask:
         total, count = 0.0, 0
         bar = progress(range(num_batches), self.opts.quiet, desc=f'Epoch {epoch:03d}', unit='batch')
         for b in bar:
+            if self.out_of_time():
+                break
             idx = perm[b * tr['batch_size']:(b + 1) * tr['batch_size']]
             pos = self.train_pos[:, idx]
             neg_b = neg[:, :, idx].reshape(2, -1)
@@ -201,97 +196,12 @@ class LinkTask:
         return {'valid': self._evaluate_split(model, self.adj, *self.valid),
                 'test': self._evaluate_split(model, self.test_adj, *self.test)}
 
-    # One run ----------------------------------------------------------------------------------------------
-    def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-        seed = self.opts.seed + run
-        seed_everything(seed)
-        self.load_split(seed)
-        model, optimizer = self.build()
-        if self.opts.init_from:
-            self._init_from(model, run)
-        epochs = self.cfg['train']['epochs'] if optimizer is not None else 0
-        best: Dict[str, Any] = {'epoch': -1, 'valid': {}, 'test': {}}
-        best_state = None
-        start, elapsed = 1, 0.0
-        if ckpt is not None:  # resume inside this run
-            model.load_state_dict(ckpt['model'])
-            if optimizer is not None:
-                optimizer.load_state_dict(ckpt['optimizer'])
-            best, best_state, elapsed = ckpt['best'], ckpt['best_model'], ckpt['elapsed']
-            start = ckpt['epoch'] + 1
-            set_rng_state(ckpt['rng'])
-        t0 = time.perf_counter() - elapsed
-        for epoch in range(start, epochs + 1) if epochs else [0]:
-            loss = self.train_epoch(model, optimizer, epoch) if epochs else None
-            if epoch == 0 or epoch % self.cfg['train']['eval_every'] == 0 or epoch == epochs:
-                res = self.evaluate(model)
-                record = {'run': run, 'epoch': epoch, 'loss': None if loss is None else finite(loss), **res}
-                rundir.log_metrics(record)
-                if best['epoch'] < 0 or res['valid'][self.metric] > best['valid'][self.metric]:
-                    best = {'epoch': epoch, 'valid': res['valid'], 'test': res['test']}
-                    best_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
-                if not self.opts.quiet:
-                    print(f"Run: {run + 1:02d}, Epoch: {epoch:03d}, "
-                          f"Loss: {'-' if loss is None else f'{loss:.4f}'}, "
-                          f"Val: {res['valid'][self.metric]:.4f}, Test: {res['test'][self.metric]:.4f}",
-                          flush=True)
-            if epochs:
-                rundir.save(rundir.checkpoint, {
-                    'run': run, 'epoch': epoch, 'model': model.state_dict(),
-                    'optimizer': optimizer.state_dict(), 'best': best, 'best_model': best_state,
-                    'rng': rng_state(), 'elapsed': time.perf_counter() - t0,
-                    'results': self.results,
-                })
-        rundir.save(rundir.best_state(run), best_state if best_state is not None else model.state_dict())
-        self.num_parameters = count_parameters(model)
-        return {'run': run, 'seed': seed, 'best_epoch': best['epoch'], 'valid': best['valid'],
-                'test': best['test'], 'wall_time_s': time.perf_counter() - t0}
-
-    def run(self) -> Dict[str, Any]:
-        rundir = RunDir(self.opts.out)
-        ckpt, self.results = None, []
-        if self.opts.resume and rundir.checkpoint.exists():
-            ckpt = safe_load(rundir.checkpoint)
-            self.results = list(ckpt['results'])
-            if ckpt['run'] == len(self.results) - 1:  # the checkpointed run had finished
-                ckpt = None
-        rundir.create(self.cfg, resume=self.opts.resume)
-        if ckpt is not None:
-            done = (ckpt['run'], ckpt['epoch'])
-            rundir.truncate_metrics(lambda r: (r['run'], r['epoch']) <= done)
-        self.num_parameters = 0
-        for run in range(len(self.results), self.opts.runs):
-            resume_here = ckpt if ckpt is not None and ckpt['run'] == run else None
-            if resume_here is None:
-                rundir.truncate_metrics(lambda r: r['run'] < run)
-            self.results.append(self.run_one(run, rundir, resume_here))
-            ckpt = None
-            if rundir.checkpoint.exists():  # record that this run finished
-                state = safe_load(rundir.checkpoint)
-                state['results'] = self.results
-                rundir.save(rundir.checkpoint, state)
-        if not self.num_parameters:
-            self.num_parameters = count_parameters(self.build()[0])
-        summary = self.summarize()
-        rundir.write_json('summary.json', summary)
-        return summary
-
-    def summarize(self) -> Dict[str, Any]:
-        keys = list(self.results[0]['valid'])
+    def protocol(self) -> Dict[str, Any]:
         return {
-            'task': 'link', 'model': self.opts.model, 'dataset': self.name, 'metric': self.metric,
-            'runs': self.results,
-            'valid': {k: mean_std(r['valid'][k] for r in self.results) for k in keys},
-            'test': {k: mean_std(r['test'][k] for r in self.results) for k in keys},
-            'num_parameters': self.num_parameters,
-            'wall_time_s': sum(r['wall_time_s'] for r in self.results),
-            'protocol': {
-                'target_link_removal': self.cfg['train']['target_link_removal'],
-                'use_valedges_as_input': self.cfg['data']['use_valedges_as_input'],
-                'negatives_per_positive': self.cfg['train']['num_neg'],
-                'selection': f'test at best valid {self.metric}',
-            },
-            'versions': version_stamp(self.device),
+            'target_link_removal': self.cfg['train']['target_link_removal'],
+            'use_valedges_as_input': self.cfg['data']['use_valedges_as_input'],
+            'negatives_per_positive': self.cfg['train']['num_neg'],
+            'selection': f'test at best valid {self.metric}',
         }
 
 
@@ -311,7 +221,7 @@ def load_run(run_dir: str, root: Optional[str] = None, run: int = 0,
     opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=root, out=str(rundir.path),
                         device=device, quiet=True)
     task = LinkTask(opts, cfg)
-    task.load_split(records[run]['seed'])
+    task.prepare(records[run]['seed'])
     model, _ = task.build()
     model.load_state_dict(safe_load(rundir.best_state(run)))
     return summary, task, model.eval()

@@ -18,6 +18,7 @@ import platform
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -29,7 +30,7 @@ from graphkit.io import atomic_torch_save, atomic_write_text
 from graphkit.io import safe_torch_load as safe_load
 
 __all__ = [
-    'RunDir', 'seed_everything', 'rng_state', 'set_rng_state', 'version_stamp',
+    'RunDir', 'Task', 'seed_everything', 'rng_state', 'set_rng_state', 'version_stamp',
     'mean_std', 'progress', 'count_parameters', 'safe_load',
 ]
 
@@ -175,3 +176,186 @@ def finite(value: float) -> Optional[float]:
     """:obj:`value` as a float, or :obj:`None` if it is not finite (JSON has no NaN)."""
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+class Task:
+    r"""The run loop shared by every task: seeds, resume, best-epoch selection, early stopping, a time budget,
+    checkpoints and the summary. A task subclasses it and provides
+
+    * :meth:`prepare` (per-seed data, *e.g.* a Planetoid split), :meth:`build` (model and optimiser),
+    * :meth:`train_epoch` (returns the mean loss) and :meth:`evaluate` (``{'valid': {...}, 'test': {...}}``;
+      ``'valid'`` may be missing when selecting on test),
+    * :meth:`protocol` (what the summary says about how numbers were produced),
+
+    and sets :attr:`metric` (the selection metric), :attr:`select_on` (``'valid'`` or ``'test'``),
+    :attr:`name` (the dataset), :attr:`device` and :attr:`task`.
+
+    Config keys read here: ``train.epochs``, ``train.eval_every``, ``train.early_stop`` (evaluations without
+    improvement before stopping; :obj:`None`: never), ``train.time_budget_s`` (wall seconds per run after which
+    training stops, inside an epoch if need be, evaluates and ends; :obj:`None`: no budget).
+    """
+    task: str = ''
+    select_on: str = 'valid'
+    metric: str = ''
+    name: str = ''
+
+    def __init__(self, opts: Any, cfg: Dict[str, Any]) -> None:
+        self.opts, self.cfg = opts, cfg
+        self.device = torch.device(opts.device)
+        self.results: List[Dict[str, Any]] = []
+        self.num_parameters = 0
+        self.deadline: Optional[float] = None
+        tr = cfg['train']
+        for key in ('epochs', 'eval_every'):
+            if not isinstance(tr[key], int) or tr[key] < (0 if key == 'epochs' else 1):
+                raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
+        for key in ('early_stop', 'time_budget_s'):
+            value = tr.get(key)
+            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+                raise ValueError(f"Config key 'train.{key}' must be null or positive (got {value!r})")
+
+    # To provide ---------------------------------------------------------------------------------------------
+    def prepare(self, seed: int) -> None:
+        """Set up what depends on the run's seed (default: nothing)."""
+
+    def build(self) -> Any:
+        """Return ``(model, optimizer)``; the optimiser is :obj:`None` for models that are not trained."""
+        raise NotImplementedError
+
+    def init_model(self, model: torch.nn.Module, run: int) -> None:
+        """Initialise a freshly built model before training (default: nothing)."""
+
+    def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+        raise NotImplementedError
+
+    def evaluate(self, model: torch.nn.Module) -> Dict[str, Dict[str, float]]:
+        raise NotImplementedError
+
+    def protocol(self) -> Dict[str, Any]:
+        """How the numbers were produced, for the summary."""
+        return {}
+
+    def summary_extra(self) -> Dict[str, Any]:
+        """Task-specific summary fields (default: none)."""
+        return {}
+
+    def before_runs(self) -> None:
+        """Called once before the first run (*e.g.* to print a protocol notice)."""
+
+    # Shared -----------------------------------------------------------------------------------------------
+    def eval_due(self, epoch: int, epochs: int) -> bool:
+        """Whether to evaluate after :obj:`epoch`."""
+        return epoch % self.cfg['train']['eval_every'] == 0 or epoch == epochs
+
+    def out_of_time(self) -> bool:
+        """Whether the run's time budget is spent (checked between epochs and between batches)."""
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        """Train and evaluate run :obj:`run` (seed ``opts.seed + run``), resuming from :obj:`ckpt` if given."""
+        tr = self.cfg['train']
+        seed = self.opts.seed + run
+        seed_everything(seed)
+        self.prepare(seed)
+        model, optimizer = self.build()
+        self.init_model(model, run)
+        epochs = tr['epochs'] if optimizer is not None else 0
+        best: Dict[str, Any] = {'epoch': -1, 'valid': {}, 'test': {}}
+        best_state, start, elapsed, bad, stopped = None, 1, 0.0, 0, False
+        if ckpt is not None:
+            model.load_state_dict(ckpt['model'])
+            optimizer.load_state_dict(ckpt['optimizer'])
+            best, best_state, elapsed = ckpt['best'], ckpt['best_model'], ckpt['elapsed']
+            bad, stopped, start = ckpt['bad_evals'], ckpt['stopped'], ckpt['epoch'] + 1
+            set_rng_state(ckpt['rng'])
+        t0 = time.perf_counter() - elapsed
+        budget = tr.get('time_budget_s')
+        self.deadline = None if budget is None else t0 + budget
+        train_time, eval_time, num_evals, epoch = 0.0, 0.0, 0, start - 1
+        for epoch in [0] if not epochs else [] if stopped else range(start, epochs + 1):
+            loss = None
+            if epoch > 0:
+                t1 = time.perf_counter()
+                loss = self.train_epoch(model, optimizer, epoch)
+                train_time += time.perf_counter() - t1
+            over = self.out_of_time()
+            if epoch == 0 or over or self.eval_due(epoch, epochs):
+                t1 = time.perf_counter()
+                res = self.evaluate(model)
+                eval_time += time.perf_counter() - t1
+                num_evals += 1
+                rundir.log_metrics({'run': run, 'epoch': epoch, 'loss': None if loss is None else finite(loss),
+                                    **res, 'time_s': time.perf_counter() - t0})
+                score = res[self.select_on][self.metric]
+                if best['epoch'] < 0 or score > best[self.select_on][self.metric]:
+                    best = {'epoch': epoch, 'valid': res.get('valid', {}), 'test': res['test']}
+                    best_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
+                    bad = 0
+                else:
+                    bad += 1
+                if not self.opts.quiet:
+                    val = f"{res['valid'][self.metric]:.4f}" if 'valid' in res else '-'
+                    print(f"Run: {run + 1:02d}, Epoch: {epoch:03d}, Loss: {'-' if loss is None else f'{loss:.4f}'}, "
+                          f"Val: {val}, Test: {res['test'][self.metric]:.4f} ({self.metric})", flush=True)
+                stopped = over or (tr.get('early_stop') is not None and bad >= tr['early_stop'])
+            if epoch > 0:
+                rundir.save(rundir.checkpoint, {
+                    'run': run, 'epoch': epoch, 'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+                    'best': best, 'best_model': best_state, 'rng': rng_state(), 'bad_evals': bad,
+                    'stopped': stopped, 'elapsed': time.perf_counter() - t0, 'results': self.results,
+                })
+            if stopped:
+                break
+        rundir.save(rundir.best_state(run), best_state if best_state is not None else model.state_dict())
+        self.num_parameters = count_parameters(model)
+        done = max(epoch - start + 1, 0)
+        return {'run': run, 'seed': seed, 'best_epoch': best['epoch'], 'last_epoch': epoch, 'stopped_early': stopped,
+                'valid': best['valid'], 'test': best['test'], 'wall_time_s': time.perf_counter() - t0,
+                'train_time_per_epoch_s': train_time / done if done else None,
+                'eval_time_s': eval_time / num_evals if num_evals else None}
+
+    def run(self) -> Dict[str, Any]:
+        """All runs, resuming from ``opts.out`` under ``opts.resume``; writes and returns the summary."""
+        rundir = RunDir(self.opts.out)
+        ckpt, self.results = None, []
+        if self.opts.resume and rundir.checkpoint.exists():
+            ckpt = safe_load(rundir.checkpoint)
+            self.results = list(ckpt['results'])
+            if ckpt['run'] == len(self.results) - 1:  # the checkpointed run had finished
+                ckpt = None
+        rundir.create(self.cfg, resume=self.opts.resume)
+        if ckpt is not None:
+            done = (ckpt['run'], ckpt['epoch'])
+            rundir.truncate_metrics(lambda r: (r['run'], r['epoch']) <= done)
+        self.before_runs()
+        for run in range(len(self.results), self.opts.runs):
+            resume_here = ckpt if ckpt is not None and ckpt['run'] == run else None
+            if resume_here is None:
+                rundir.truncate_metrics(lambda r: r['run'] < run)
+            self.results.append(self.run_one(run, rundir, resume_here))
+            ckpt = None
+            if rundir.checkpoint.exists():  # record that this run finished
+                state = safe_load(rundir.checkpoint)
+                state['results'] = self.results
+                rundir.save(rundir.checkpoint, state)
+        if not self.num_parameters:
+            self.num_parameters = count_parameters(self.build()[0])
+        summary = self.summarize()
+        rundir.write_json('summary.json', summary)
+        return summary
+
+    def summarize(self) -> Dict[str, Any]:
+        """Per-run results, mean ± unbiased std of valid and test, #params, wall time, protocol, versions."""
+        keys = list(self.results[0]['test'])
+        with_valid = [r for r in self.results if r['valid']]
+        return {
+            'task': self.task, 'model': self.opts.model, 'dataset': self.name, 'metric': self.metric,
+            'runs': self.results,
+            'valid': {k: mean_std(r['valid'][k] for r in with_valid) for k in keys} if with_valid else {},
+            'test': {k: mean_std(r['test'][k] for r in self.results) for k in keys},
+            'num_parameters': self.num_parameters,
+            'wall_time_s': sum(r['wall_time_s'] for r in self.results),
+            **self.summary_extra(),
+            'protocol': self.protocol(),
+            'versions': version_stamp(self.device),
+        }
