@@ -10,6 +10,7 @@ from graphkit.ops.adjacency import (
     csr_parts,
     degree,
     gcn_norm,
+    pairs_to_csr,
     remove_edges,
     rw_norm,
     to_csr,
@@ -27,6 +28,7 @@ from graphkit.ops.spmm import spmm
 __all__ = [
     'check_edge_index',
     'to_csr',
+    'pairs_to_csr',
     'csr_parts',
     'degree',
     'gcn_norm',

@@ -195,6 +195,29 @@ def to_csr(
 # Degrees and normalisation ###################################################
 
 
+def pairs_to_csr(pairs: Tensor, num_rows: int, num_cols: int) -> Tensor:
+    r"""A binary :obj:`(num_rows, num_cols)` CSR matrix with a one at each
+    column :obj:`(row, col)` of :obj:`pairs` (deduplicated, columns sorted
+    within rows): *e.g.* a user-item interaction matrix.
+
+    Args:
+        pairs (torch.Tensor): Integer tensor of shape :obj:`(2, M)`, rows in
+            :math:`[0, \text{num\_rows})`, columns in
+            :math:`[0, \text{num\_cols})`.
+        num_rows (int): Number of rows.
+        num_cols (int): Number of columns.
+    """
+    if not isinstance(pairs, Tensor) or pairs.dim() != 2 or pairs.size(0) != 2:
+        raise ValueError(f"'pairs' must be a tensor of shape (2, M) (got {getattr(pairs, 'shape', pairs)})")
+    pairs = pairs.long()
+    if pairs.numel() and (pairs.min() < 0 or pairs[0].max() >= num_rows or pairs[1].max() >= num_cols):
+        raise ValueError(f"'pairs' must index a ({num_rows}, {num_cols}) matrix")
+    keys = torch.unique(pairs[0] * num_cols + pairs[1])
+    rowptr = torch.searchsorted(keys, torch.arange(num_rows + 1, device=keys.device) * num_cols)
+    return torch.sparse_csr_tensor(rowptr, keys % max(num_cols, 1), torch.ones(keys.numel(), device=keys.device),
+                                   size=(num_rows, num_cols), check_invariants=False)
+
+
 def degree(adj: Tensor, weighted: bool = False) -> Tensor:
     r"""Returns the row degrees of :obj:`adj`, a floating tensor of shape
     :obj:`(N,)`: the number of stored entries per row (:obj:`float32`), or,

@@ -7,6 +7,7 @@ from graphkit.ops import (
     csr_parts,
     degree,
     gcn_norm,
+    pairs_to_csr,
     remove_edges,
     rw_norm,
     to_csr,
@@ -162,3 +163,15 @@ def test_remove_edges_keeps_values_and_validates():
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="'pairs'"):
         remove_edges(adj, torch.tensor([[0], [4]]))
+
+
+def test_pairs_to_csr_matches_dense():
+    gen = torch.Generator().manual_seed(0)
+    pairs = torch.stack([torch.randint(5, (40,), generator=gen), torch.randint(7, (40,), generator=gen)])
+    out = pairs_to_csr(pairs, 5, 7)
+    dense = torch.zeros(5, 7)
+    dense[pairs[0], pairs[1]] = 1.0
+    assert out.shape == (5, 7) and torch.equal(out.to_dense(), dense)
+    assert torch.equal(pairs_to_csr(pairs[:, :0], 5, 7).to_dense(), torch.zeros(5, 7))
+    with pytest.raises(ValueError, match="'pairs'"):
+        pairs_to_csr(pairs, 5, 6)
