@@ -36,6 +36,7 @@ def load_graph(torch):
 
 def run_one(method, batch, repeat, device, channels, cache):
     import torch
+
     from graphkit.ops import cn_count, cn_sum, to_csr
     ei, n, source = torch.load(cache, weights_only=True)
     adj = to_csr(ei, n).to(device)

@@ -81,7 +81,7 @@ def format_table(summary: Dict[str, Any]) -> str:
     for key in summary['test']:
         mark = ' *' if key == summary['metric'] else ''
         lines.append(f'{key + mark:<12}{_fmt(summary["valid"][key]):>18}{_fmt(summary["test"][key]):>18}')
-    lines.append(f"* selection metric (test at best valid {summary['metric']})")
+    lines.append(f"* selection metric; reported: {summary['protocol']['selection']}")
     return '\n'.join(lines)
 
 
@@ -114,21 +114,22 @@ def _train(args: argparse.Namespace) -> int:
     opts = TrainOptions(model=args.model, dataset=args.dataset, root=args.root, runs=runs, seed=args.seed,
                         device=args.device, out=out, resume=args.resume, quiet=args.quiet,
                         init_from=args.init_from)
-    summary = TASKS.get(getattr(model_cls, 'task', 'link'))(opts, cfg)
+    summary = TASKS.get(getattr(model_cls, 'task', 'link'))(opts, cfg).run()
     print(format_table(summary))
     print(f'Run directory: {out}')
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from graphkit.tasks.link import load_run
+    from graphkit.tasks.run import load_run
 
     summary, task, _ = load_run(args.run_dir, args.root, 0, args.device)
     print(f"{'run':<5}{'valid':>10}{'test':>10}  ({task.metric}, recomputed from best_run*.pt)")
     for record in summary['runs']:
         _, task, model = load_run(args.run_dir, args.root, record['run'], args.device)
         res = task.evaluate(model)
-        print(f"{record['run']:<5}{100 * res['valid'][task.metric]:>10.2f}{100 * res['test'][task.metric]:>10.2f}")
+        valid = f"{100 * res['valid'][task.metric]:.2f}" if 'valid' in res else '-'
+        print(f"{record['run']:<5}{valid:>10}{100 * res['test'][task.metric]:>10.2f}")
     return 0
 
 
@@ -144,9 +145,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from graphkit.data import dataset_info
+    from graphkit.data import dataset_info, recsys_dataset_info
 
-    rows = dataset_info(args.root)
+    rows = dataset_info(args.root) + recsys_dataset_info(args.root)
     if rows:
         print(f"root: {rows[0]['root']}  (--root, else $GRAPHKIT_DATA, else the shipped datasets/)")
     print(f"{'dataset':<18}{'metric':<10}{'found':<7}where")

@@ -5,6 +5,7 @@ from graphkit.data.io import load_legacy_split, safe_torch_load
 from graphkit.data.link_split import check_link_split, ncn_link_split, random_link_split
 from graphkit.data.ogb import OGBLinkDataset, OGBNodeDataset
 from graphkit.data.planetoid import PlanetoidRaw
+from graphkit.data.recsys import RecSysDataset, load_recsys_dataset, recsys_dataset_info
 from graphkit.data.registry import (
     LINK_DATASETS,
     LinkDataset,
@@ -23,6 +24,9 @@ __all__ = [
     'random_link_split',
     'check_link_split',
     'PlanetoidRaw',
+    'RecSysDataset',
+    'load_recsys_dataset',
+    'recsys_dataset_info',
     'OGBLinkDataset',
     'OGBNodeDataset',
     'LinkDataset',

@@ -17,6 +17,10 @@ __all__ = [
     'roc_auc',
 ]
 
+from .ranking import mean_over, ranking_metrics, topk_full_ranking  # noqa: E402
+
+__all__ += ['mean_over', 'ranking_metrics', 'topk_full_ranking']
+
 # Topological concentration and per-node link metrics (TC analysis)
 from .node_link import DEFAULT_NODE_KS, node_link_metrics, split_node_link_metrics  # noqa: E402
 from .topology import (  # noqa: E402

@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional
 
 from graphkit.analysis import analyze_tc
 from graphkit.data import load_link_dataset
-from graphkit.tasks.link import load_run
+from graphkit.tasks.run import load_run
 
 __all__ = ['analyze_tc_run']
 

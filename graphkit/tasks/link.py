@@ -9,7 +9,6 @@ graph (ogbl-collab).
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -25,7 +24,7 @@ from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
 from graphkit.tasks.run import RunDir, Task, progress, safe_load
 
-__all__ = ['LinkTask', 'split_pairs', 'load_run']
+__all__ = ['LinkTask', 'split_pairs']
 
 
 def split_pairs(split: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
@@ -205,31 +204,6 @@ class LinkTask(Task):
         }
 
 
-def load_run(run_dir: str, root: Optional[str] = None, run: int = 0,
-             device: str = 'cpu') -> Tuple[Dict[str, Any], LinkTask, torch.nn.Module]:
-    r"""Rebuild run :obj:`run` of a finished ``graphkit train`` run directory: its summary, a :class:`LinkTask`
-    holding the data and split of that run's seed, and the best-on-valid model (in eval mode)."""
-    rundir = RunDir(run_dir)
-    cfg = rundir.read_config()
-    summary_path = rundir.path / 'summary.json'
-    if not summary_path.exists():
-        raise FileNotFoundError(f"'{summary_path}' does not exist: the run has not finished")
-    summary = json.loads(summary_path.read_text())
-    records = {r['run']: r for r in summary['runs']}
-    if run not in records:
-        raise ValueError(f"'run' must be one of {sorted(records)} for '{run_dir}' (got {run})")
-    opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=root, out=str(rundir.path),
-                        device=device, quiet=True)
-    task = LinkTask(opts, cfg)
-    task.prepare(records[run]['seed'])
-    model, _ = task.build()
-    model.load_state_dict(safe_load(rundir.best_state(run)))
-    return summary, task, model.eval()
-
-
-@TASKS.register('link')
-def run_link(opts: TrainOptions, cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """Run :class:`LinkTask` and return its summary."""
-    return LinkTask(opts, cfg).run()
+TASKS.register('link', LinkTask)
 
 

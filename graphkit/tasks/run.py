@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
 import yaml
@@ -30,7 +30,7 @@ from graphkit.io import atomic_torch_save, atomic_write_text
 from graphkit.io import safe_torch_load as safe_load
 
 __all__ = [
-    'RunDir', 'Task', 'seed_everything', 'rng_state', 'set_rng_state', 'version_stamp',
+    'RunDir', 'Task', 'load_run', 'seed_everything', 'rng_state', 'set_rng_state', 'version_stamp',
     'mean_std', 'progress', 'count_parameters', 'safe_load',
 ]
 
@@ -209,10 +209,12 @@ class Task:
         for key in ('epochs', 'eval_every'):
             if not isinstance(tr[key], int) or tr[key] < (0 if key == 'epochs' else 1):
                 raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
-        for key in ('early_stop', 'time_budget_s'):
-            value = tr.get(key)
-            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
-                raise ValueError(f"Config key 'train.{key}' must be null or positive (got {value!r})")
+        if tr.get('early_stop') is not None and (not isinstance(tr['early_stop'], int) or tr['early_stop'] < 1):
+            raise ValueError(f"Config key 'train.early_stop' must be null or a positive integer "
+                             f"(got {tr['early_stop']!r})")
+        budget = tr.get('time_budget_s')
+        if budget is not None and (not isinstance(budget, (int, float)) or budget < 0):
+            raise ValueError(f"Config key 'train.time_budget_s' must be null or >= 0 (got {budget!r})")
 
     # To provide ---------------------------------------------------------------------------------------------
     def prepare(self, seed: int) -> None:
@@ -351,7 +353,7 @@ class Task:
         return {
             'task': self.task, 'model': self.opts.model, 'dataset': self.name, 'metric': self.metric,
             'runs': self.results,
-            'valid': {k: mean_std(r['valid'][k] for r in with_valid) for k in keys} if with_valid else {},
+            'valid': {k: mean_std(r['valid'][k] for r in with_valid) for k in keys},
             'test': {k: mean_std(r['test'][k] for r in self.results) for k in keys},
             'num_parameters': self.num_parameters,
             'wall_time_s': sum(r['wall_time_s'] for r in self.results),
@@ -359,3 +361,30 @@ class Task:
             'protocol': self.protocol(),
             'versions': version_stamp(self.device),
         }
+
+
+def load_run(run_dir: os.PathLike, root: Optional[str] = None, run: int = 0,
+             device: str = 'cpu') -> Tuple[Dict[str, Any], Task, torch.nn.Module]:
+    r"""Rebuild run :obj:`run` of a finished ``graphkit train`` run directory: its summary, its task (data and
+    split of that run's seed) and the best-on-valid model, in eval mode. Used by ``graphkit evaluate`` and
+    ``graphkit analyze``."""
+    from graphkit.tasks.options import TrainOptions
+    from graphkit.tasks.registry import TASKS
+
+    rundir = RunDir(run_dir)
+    cfg = rundir.read_config()
+    summary_path = rundir.path / 'summary.json'
+    if not summary_path.exists():
+        raise FileNotFoundError(f"'{summary_path}' does not exist: the run has not finished")
+    summary = json.loads(summary_path.read_text())
+    records = {r['run']: r for r in summary['runs']}
+    if run not in records:
+        raise ValueError(f"'run' must be one of {sorted(records)} for '{run_dir}' (got {run})")
+    first = summary['runs'][0]
+    opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=root, out=str(rundir.path),
+                        device=device, quiet=True, seed=first['seed'] - first['run'])
+    task = TASKS.get(summary['task'])(opts, cfg)
+    task.prepare(records[run]['seed'])
+    model, _ = task.build()
+    model.load_state_dict(safe_load(rundir.best_state(run)))
+    return summary, task, model.eval()

@@ -1,0 +1,184 @@
+r"""The recommendation task: train a user-item model and evaluate it by full ranking over all items.
+
+Shared by :class:`~graphkit.models.UltraGCN` and :class:`~graphkit.models.LightGCN` (any model with
+``task = 'recommend'``, ``from_config(cfg, data)``, ``get_embedding(edge_index)``,
+``sample_negatives(user)`` and ``loss(edge_label_index, neg_index, edge_index=...)``).
+
+Protocol (the official UltraGCN / LightGCN one, with a validation option):
+
+* each epoch shuffles the training pairs and walks them in batches of ``train.batch_size`` (the last, smaller
+  batch is kept, as the official ``DataLoader`` does); negatives are drawn per batch by the model;
+* evaluation ranks **all** items for every user with the training items masked (chunks of
+  ``train.eval_batch_size`` users, :mod:`graphkit.metrics.ranking`); Recall / Precision / NDCG / F1 at
+  ``eval.ks``; averages over all users (``eval.denominator: all``, official) or users with held-out items;
+  F1 from the averaged precision and recall (official);
+* cadence: every ``train.eval_every`` epochs, and every epoch from ``train.eval_every_from`` on;
+  early stopping after ``train.early_stop`` evaluations without improvement of the selection metric;
+* ``train.time_budget_s`` stops training once that much wall time has passed (inside an epoch if need be),
+  evaluates and ends the run;
+* selection: by default on a validation split carved from ``train.txt`` (``data.val_ratio`` of each
+  user's items, seeded); ``train.select_on: test`` reproduces the official protocol (**best test epoch**,
+  no validation split) and the summary says so.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Dict, Optional
+
+import torch
+from torch import Tensor
+
+from graphkit.data.recsys import load_recsys_dataset
+from graphkit.metrics.ranking import mean_over, ranking_metrics
+from graphkit.models import MODELS
+from graphkit.ops import gcn_norm, pairs_to_csr, to_csr
+from graphkit.tasks.options import TrainOptions
+from graphkit.tasks.registry import TASKS
+from graphkit.tasks.run import Task, progress
+
+__all__ = ['RecommendTask', 'evaluate_ranking']
+
+
+@torch.no_grad()
+def evaluate_ranking(user_emb: Tensor, item_emb: Tensor, truth: Tensor, exclude: Optional[Tensor], ks,
+                     chunk_size: int = 2048, denominator: str = 'all') -> Dict[str, float]:
+    r"""Full-ranking metrics of dot-product scores :math:`\mathbf{E}_U \mathbf{E}_I^\top` (never
+    materialised): F1 from the averaged precision and recall, averaged over :obj:`denominator`."""
+    per_user = ranking_metrics(lambda q: user_emb[q] @ item_emb.t(), truth, ks, exclude=exclude,
+                               chunk_size=chunk_size)
+    return mean_over(per_user, denominator, f1='of_means')
+
+
+class RecommendTask(Task):
+    r"""One ``graphkit train`` call of a recommendation model (the run loop, resume and summary come from
+    :class:`~graphkit.tasks.run.Task`)."""
+    task = 'recommend'
+
+    def __init__(self, opts: TrainOptions, cfg: Dict[str, Any]) -> None:
+        super().__init__(opts, cfg)
+        self.model_cls = MODELS.get(opts.model)
+        tr, ev = cfg['train'], cfg['eval']
+        for key in ('batch_size', 'eval_batch_size'):
+            if not isinstance(tr[key], int) or tr[key] < 1:
+                raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
+        if tr['select_on'] not in ('valid', 'test'):
+            raise ValueError(f"Config key 'train.select_on' must be 'valid' or 'test' (got {tr['select_on']!r})")
+        if ev['denominator'] not in ('all', 'with_truth'):
+            raise ValueError(f"Config key 'eval.denominator' must be 'all' or 'with_truth' "
+                             f"(got {ev['denominator']!r})")
+        self.ks = sorted(set(int(k) for k in ev['ks']))
+        self.metric = (ev['metric'] or f'recall@{self.ks[0]}').lower()
+        name, _, k = self.metric.partition('@')
+        if name not in ('recall', 'ndcg', 'precision', 'f1', 'hit') or not k.isdigit():
+            raise ValueError(f"Config key 'eval.metric' must look like 'recall@20' or 'ndcg@20' "
+                             f'(got {self.metric!r})')
+        if int(k) not in self.ks:
+            self.ks.append(int(k))
+            self.ks.sort()
+        self.select_on = tr['select_on']
+        val_ratio = 0.0 if self.select_on == 'test' else float(cfg['data']['val_ratio'])
+        if self.select_on == 'valid' and val_ratio <= 0:
+            raise ValueError("train.select_on 'valid' needs data.val_ratio > 0 (or use train.select_on=test, "
+                             'the official protocol)')
+        self.ds = load_recsys_dataset(opts.dataset, opts.root, val_ratio=val_ratio, seed=opts.seed)
+        if self.ds.cold_test_users and not opts.quiet:
+            print(f'Note: {self.ds.cold_test_users} users have test items but no training item; they are '
+                  f'ranked with untrained embeddings', file=sys.stderr)
+        self.name = self.ds.name
+        self._prepare()
+
+    def _prepare(self) -> None:
+        ds, dev = self.ds, self.device
+        U, num_items = ds.num_users, ds.num_items
+        self.data = ds.data
+        self.train_pos = self.data.edge_label_index.to(dev)               # [2, E] homogeneous
+        self.data.edge_label_index = self.train_pos
+        train_pairs = ds.train.to(dev)
+        self.exclude_valid = pairs_to_csr(train_pairs, U, num_items)
+        known = train_pairs if ds.valid is None else torch.cat([train_pairs, ds.valid.to(dev)], dim=1)
+        self.exclude_test = pairs_to_csr(known, U, num_items)
+        self.truth_test = pairs_to_csr(ds.test.to(dev), U, num_items)
+        self.truth_valid = None if ds.valid is None else pairs_to_csr(ds.valid.to(dev), U, num_items)
+        self.graph = None
+        if self.cfg['model'].get('num_layers') is not None:  # message-passing models get the normalised graph
+            adj = to_csr(self.data.edge_index.to(dev), U + num_items)
+            self.graph = gcn_norm(adj, add_self_loops=False)
+
+    # Model ------------------------------------------------------------------------------------------------
+    def build(self):
+        model = self.model_cls.from_config(dict(self.cfg['model']), self.data).to(self.device)
+        tr = self.cfg['train']
+        return model, torch.optim.Adam(model.parameters(), lr=tr['lr'], weight_decay=tr['weight_decay'])
+
+    # Training ---------------------------------------------------------------------------------------------
+    def train_epoch(self, model, optimizer, epoch: int) -> float:
+        bs = self.cfg['train']['batch_size']
+        model.train()
+        num_pos = self.train_pos.size(1)
+        perm = torch.randperm(num_pos, device=self.device)
+        total = 0.0
+        bar = progress(range(0, num_pos, bs), self.opts.quiet, desc=f'Epoch {epoch:03d}', unit='batch')
+        steps = 0
+        for start in bar:
+            if self.out_of_time():
+                break  # time budget spent: stop inside the epoch
+            pos = self.train_pos[:, perm[start:start + bs]]
+            neg = model.sample_negatives(pos[0])
+            optimizer.zero_grad()
+            loss = model.loss(pos, neg, edge_index=self.graph)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            steps += 1
+        return total / max(steps, 1)
+
+    # Evaluation -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, model) -> Dict[str, Dict[str, float]]:
+        """Valid (if any) and test metrics, averaged with ``eval.denominator``."""
+        model.eval()
+        emb = model.get_embedding(self.graph)
+        U = self.ds.num_users
+        user_emb, item_emb = emb[:U], emb[U:]
+        chunk, den = self.cfg['train']['eval_batch_size'], self.cfg['eval']['denominator']
+        out: Dict[str, Dict[str, float]] = {}
+        if self.truth_valid is not None:
+            out['valid'] = evaluate_ranking(user_emb, item_emb, self.truth_valid, self.exclude_valid, self.ks,
+                                            chunk, den)
+        out['test'] = evaluate_ranking(user_emb, item_emb, self.truth_test, self.exclude_test, self.ks, chunk, den)
+        return out
+
+    def eval_due(self, epoch: int, epochs: int) -> bool:
+        tr = self.cfg['train']
+        late = tr['eval_every_from']
+        return (epoch % tr['eval_every'] == 0 or epoch == epochs
+                or (late is not None and epoch >= late))
+
+    def before_runs(self) -> None:
+        if self.select_on == 'test' and not self.opts.quiet:
+            print('Selection on the TEST set (official UltraGCN protocol: best test epoch, no validation '
+                  'split); use train.select_on=valid for a clean estimate', file=sys.stderr)
+
+    def summary_extra(self) -> Dict[str, Any]:
+        ds = self.ds
+        return {'data': {'num_users': ds.num_users, 'num_items': ds.num_items, 'train': int(ds.train.size(1)),
+                         'valid': 0 if ds.valid is None else int(ds.valid.size(1)), 'test': int(ds.test.size(1)),
+                         'cold_test_users': ds.cold_test_users, 'split_seed': self.opts.seed, 'root': ds.root}}
+
+    def protocol(self) -> Dict[str, Any]:
+        ratio = self.cfg['data']['val_ratio']
+        selection = (f"test at best valid {self.metric} (validation = {ratio} of each user's train.txt items, "
+                     'seeded)' if self.select_on == 'valid' else
+                     f'TEST {self.metric}: best test epoch, no validation split (the official UltraGCN '
+                     'protocol; optimistic)')
+        return {
+            'selection': selection, 'select_on': self.select_on,
+            'ranking': 'full ranking over all items, training (and validation) items masked, ties by lower '
+                       'item index',
+            'denominator': self.cfg['eval']['denominator'], 'f1': 'from averaged precision and recall',
+            'early_stop_evals': self.cfg['train']['early_stop'],
+            'time_budget_s': self.cfg['train']['time_budget_s'],
+        }
+
+
+TASKS.register('recommend', RecommendTask)

@@ -1,0 +1,93 @@
+import json
+
+import pytest
+import torch
+
+from graphkit.cli import main
+from graphkit.tasks import TASKS
+
+TINY_ULTRA = ['--set', 'model.embedding_dim=8', '--set', 'model.negative_num=5',
+              '--set', 'model.ii_neighbor_num=3', '--set', 'train.batch_size=64', '--set', 'train.eval_every=1',
+              '--quiet']
+
+
+@pytest.fixture
+def root(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    folder = tmp_path / 'data' / 'tiny-rec'
+    folder.mkdir(parents=True)
+    train, test = [], []
+    for u in range(30):
+        items = torch.randperm(40, generator=gen)[:8].tolist()
+        train.append(f'{u} ' + ' '.join(map(str, items[:6])))
+        test.append(f'{u} ' + ' '.join(map(str, items[6:] if u % 5 else [])))
+    (folder / 'train.txt').write_text('\n'.join(train) + '\n')
+    (folder / 'test.txt').write_text('\n'.join(test) + '\n')
+    return tmp_path / 'data'
+
+
+def _summary(out):
+    return json.loads((out / 'summary.json').read_text())
+
+
+def test_recommend_task_is_registered():
+    assert 'recommend' in TASKS
+
+
+def test_train_ultragcn_one_epoch(root, tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert main(['train', 'ultragcn', '--dataset', 'tiny-rec', '--root', str(root), '--out', str(out),
+                 '--epochs', '1', *TINY_ULTRA]) == 0
+    assert 'recall@20' in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [
+        'best_run0.pt', 'checkpoint.pt', 'config.yaml', 'metrics.jsonl', 'summary.json']
+    s = _summary(out)
+    assert s['task'] == 'recommend' and s['metric'] == 'recall@20' and s['protocol']['select_on'] == 'valid'
+    assert s['data']['valid'] > 0 and s['num_parameters'] == 70 * 8
+    for split in ('valid', 'test'):
+        assert 0.0 <= s[split]['recall@20']['mean'] <= 1.0
+    torch.load(out / 'checkpoint.pt', weights_only=True)
+    torch.load(out / 'best_run0.pt', weights_only=True)
+
+
+def test_select_on_test_says_so_and_resume_matches(root, tmp_path):
+    args = ['train', 'ultragcn', '--dataset', 'tiny-rec', '--root', str(root), *TINY_ULTRA,
+            '--set', 'train.select_on=test']
+    assert main([*args, '--out', str(tmp_path / 'a'), '--epochs', '3']) == 0
+    s = _summary(tmp_path / 'a')
+    assert 'TEST' in s['protocol']['selection'] and s['data']['valid'] == 0
+    assert s['valid']['recall@20']['mean'] is None
+    # stop after 2 epochs, resume to 3: same numbers as the uninterrupted run
+    assert main([*args, '--out', str(tmp_path / 'b'), '--epochs', '2']) == 0
+    (tmp_path / 'b' / 'summary.json').unlink()
+    ckpt = torch.load(tmp_path / 'b' / 'checkpoint.pt', weights_only=True)
+    ckpt['results'] = []
+    torch.save(ckpt, tmp_path / 'b' / 'checkpoint.pt')
+    assert main([*args, '--out', str(tmp_path / 'b'), '--epochs', '3', '--resume']) == 0
+    a, b = s['runs'][0], _summary(tmp_path / 'b')['runs'][0]
+    assert (a['best_epoch'], a['test']) == (b['best_epoch'], b['test'])
+
+
+def test_train_lightgcn(root, tmp_path):
+    out = tmp_path / 'lg'
+    assert main(['train', 'lightgcn', '--dataset', 'tiny-rec', '--root', str(root), '--out', str(out),
+                 '--epochs', '2', '--set', 'model.embedding_dim=8', '--set', 'train.batch_size=64',
+                 '--set', 'train.eval_every=1', '--quiet']) == 0
+    s = _summary(out)
+    assert s['model'] == 'lightgcn' and len(s['runs']) == 1 and s['runs'][0]['best_epoch'] >= 1
+
+
+def test_bad_config(root, tmp_path):
+    assert main(['train', 'ultragcn', '--dataset', 'tiny-rec', '--root', str(root), '--out', str(tmp_path / 'x'),
+                 '--set', 'train.select_on=best', '--quiet']) == 2
+    assert main(['train', 'ultragcn', '--dataset', 'tiny-rec', '--root', str(root), '--out', str(tmp_path / 'y'),
+                 '--set', 'data.val_ratio=0', '--quiet']) == 2
+    assert not (tmp_path / 'x').exists()
+
+
+def test_time_budget_stops_the_run(root, tmp_path):
+    out = tmp_path / 'budget'
+    assert main(['train', 'ultragcn', '--dataset', 'tiny-rec', '--root', str(root), '--out', str(out),
+                 '--epochs', '50', *TINY_ULTRA, '--set', 'train.time_budget_s=0']) == 0
+    run = _summary(out)['runs'][0]
+    assert run['stopped_early'] and run['last_epoch'] == 1 and run['best_epoch'] == 1
