@@ -64,7 +64,7 @@ def main():
             # Exactly what `graphkit train NAME --dataset cora` runs: its task, preset, epoch and evaluation.
             task = LinkTask(TrainOptions(model=name, dataset='cora', out=out, quiet=True),
                             load_config(name, 'cora'))
-            task.load_split(0)
+            task.prepare(0)
             model, optimizer = task.build()
             epoch = lambda: task.train_epoch(model, optimizer, 1)  # noqa: E731
             evaluate = lambda: task.evaluate(model)  # noqa: E731
