@@ -3,8 +3,8 @@ r"""The shared base of graphkit's local-file datasets: an
 tensors and plain containers, and never unpickles anything else.
 
 PyG's own caching does not meet that bar in 2.8.1: :meth:`InMemoryDataset.load` goes through
-:func:`torch_geometric.io.fs.torch_load`, which retries with ``weights_only=False`` after a warning,
-and :meth:`Dataset._process` reads ``pre_transform.pt`` with ``weights_only=False``. So this class
+:func:`torch_geometric.io.fs.torch_load`, which retries an unsafe (full-pickle) load after a warning,
+and :meth:`Dataset._process` reads ``pre_transform.pt`` as a full pickle. So this class
 overrides ``_download``, ``_process``, :meth:`save` and :meth:`load`; everything else (indexing,
 transforms, ``processed_paths``) is PyG's.
 """

@@ -149,12 +149,20 @@ class NCN(Module):
         self.predictor.reset_parameters()
 
     @classmethod
+    def config_keys(cls) -> set:
+        """The keys of a config's :obj:`model:` section: the constructor arguments of this class and its NCN
+        bases, except those read from the data (:obj:`in_channels`, :obj:`num_embeddings`)."""
+        known = {name for klass in cls.__mro__ if issubclass(klass, NCN)
+                 for name, p in inspect.signature(klass.__init__).parameters.items()
+                 if p.kind is p.POSITIONAL_OR_KEYWORD} - {'self', 'in_channels', 'num_embeddings'}
+        return known if cls is NCN else known - {'predictor'}
+
+    @classmethod
     def from_config(cls, cfg: Mapping[str, Any], data: Any) -> 'NCN':
         r"""Builds the model from the :obj:`model:` section of a config and a PyG :obj:`Data`
         (only :obj:`data.x` and :obj:`data.num_nodes` are read)."""
         cfg = dict(cfg)
-        known = set(inspect.signature(cls.__init__).parameters) - {'self', 'in_channels',
-                                                                   'num_embeddings'}
+        known = cls.config_keys()
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ValueError(f"'{cls.__name__}' got unknown model keys {unknown} (known: "
@@ -268,39 +276,16 @@ class NCNC(NCN):
         test_max_candidates: Optional[int] = None,
         split_size: Optional[int] = None,
         nested_xlin: bool = True,
-        num_layers: int = 1,
-        conv: str = 'puregcn',
-        layer_norm: bool = True,
-        dropout: float = 0.0,
-        input_dropout: float = 0.0,
-        tail_dropout: float = 0.0,
-        edge_dropout: float = 0.0,
-        res: bool = False,
-        jk: bool = False,
-        num_embeddings: Optional[int] = None,
-        embedding: str = 'auto',
-        predictor_dropout: float = 0.0,
-        predictor_edge_dropout: float = 0.0,
-        use_xlin: bool = False,
-        tailact: bool = False,
-        twolayerlin: bool = False,
-        predictor_layer_norm: bool = True,
-        beta: float = 1.0,
-        sparse_features: Union[str, bool] = 'auto',
+        **kwargs: Any,
     ) -> None:
+        if 'predictor' in kwargs:
+            raise ValueError(f"'{self.__class__.__name__}' has no 'predictor' choice (it is always the "
+                             f"completion predictor; use NCN for the ablations)")
         self._completion = dict(depth=depth, scale=scale, offset=offset, pt=pt, alpha=alpha,
                                 train_max_candidates=train_max_candidates,
                                 test_max_candidates=test_max_candidates, split_size=split_size,
                                 nested_xlin=nested_xlin)
-        super().__init__(
-            in_channels, hidden_channels, num_layers=num_layers, conv=conv,
-            layer_norm=layer_norm, dropout=dropout, input_dropout=input_dropout,
-            tail_dropout=tail_dropout, edge_dropout=edge_dropout, res=res, jk=jk,
-            num_embeddings=num_embeddings, embedding=embedding, predictor='cn1',
-            predictor_dropout=predictor_dropout, predictor_edge_dropout=predictor_edge_dropout,
-            use_xlin=use_xlin, tailact=tailact, twolayerlin=twolayerlin,
-            predictor_layer_norm=predictor_layer_norm, beta=beta,
-            sparse_features=sparse_features)
+        super().__init__(in_channels, hidden_channels, predictor='cn1', **kwargs)
         self.depth = depth
 
     def _build_predictor(self, predictor: str, **kwargs: Any) -> Module:

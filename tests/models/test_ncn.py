@@ -1,4 +1,3 @@
-import inspect
 from pathlib import Path
 
 import pytest
@@ -101,9 +100,7 @@ def test_default_config_has_every_model_key(name):
     cls = MODELS.get(name)
     x, _, _ = tiny_graph()
     model = cls.from_config(cfg, Data(x=x, num_nodes=40))
-    params = set(inspect.signature(cls.__init__).parameters) - {'self', 'in_channels',
-                                                                'num_embeddings'}
-    assert set(cfg) == params
+    assert set(cfg) == cls.config_keys()
     assert isinstance(model, cls)
     text = (CONFIG_DIR / name / 'default.yaml').read_text()
     model_section = text.split('model:\n')[1].split('\ntrain:')[0]
