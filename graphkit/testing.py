@@ -23,7 +23,7 @@ def write_ogbl_dataset(root: Path, name: str, num_nodes: int, split: Dict[str, D
     r"""Write an ``ogbl-*`` dataset in OGB's on-disk layout under :obj:`root` and return its folder.
 
     :obj:`split` maps ``'train' / 'valid' / 'test'`` to dicts of numpy arrays (``'edge'``, ``'edge_neg'``, ...),
-    saved like OGB's legacy split files (a :func:`torch.save` of a dict of numpy arrays).
+    saved like OGB's legacy split files (a non-zip :func:`torch.save` of a dict of numpy arrays).
     """
     folder = Path(root) / name.replace('-', '_')
     train = np.asarray(split['train']['edge'], dtype=np.int64)
@@ -35,7 +35,7 @@ def write_ogbl_dataset(root: Path, name: str, num_nodes: int, split: Dict[str, D
     (folder / 'split' / split_type).mkdir(parents=True, exist_ok=True)
     for key, value in split.items():
         torch.save({k: np.asarray(v, dtype=np.int64) for k, v in value.items()},
-                   folder / 'split' / split_type / f'{key}.pt')
+                   folder / 'split' / split_type / f'{key}.pt', _use_new_zipfile_serialization=False)
     return folder
 
 
