@@ -11,67 +11,17 @@ Both implementations compute TC^Train and TC^Test of the same split; values must
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from collections import Counter
-from typing import List, Optional
+from pathlib import Path
 
 import torch
 
 from graphkit.data import load_link_dataset
 from graphkit.metrics.topology import approximate_tc, default_beta, topological_concentration
 
-
-def bfs_tc(train: torch.Tensor, test: Optional[torch.Tensor], n: int, K: int, beta: float,
-           nodes: Optional[List[int]] = None) -> List[float]:
-    """TC by BFS over walk multisets, one (i, j) pair at a time, as the official code does."""
-    nbrs = [[] for _ in range(n)]
-    for i, j in set(map(tuple, train.t().tolist())) | set(map(tuple, train.flip(0).t().tolist())):
-        if i != j:
-            nbrs[i].append(j)
-    t_nbrs = nbrs
-    if test is not None:
-        t_sets = [set() for _ in range(n)]
-        for i, j in test.t().tolist():
-            if i != j:
-                t_sets[i].add(j)
-                t_sets[j].add(i)
-        t_nbrs = [list(s) for s in t_sets]
-    cache = {}
-
-    def walks(i):
-        if i not in cache:
-            out, frontier = [], Counter({i: 1})
-            for _ in range(K):
-                nxt = Counter()
-                for u, c in frontier.items():
-                    for v in nbrs[u]:
-                        nxt[v] += c
-                out.append(nxt)
-                frontier = nxt
-            cache[i] = out
-        return cache[i]
-
-    tc = [0.0] * n
-    for i in (range(n) if nodes is None else nodes):
-        d = len(nbrs[i])
-        if not t_nbrs[i] or d == 0 or (test is None and d <= 1):
-            continue
-        wi = walks(i)
-        sizes = [sum(c.values()) for c in wi]
-        total = 0.0
-        for j in t_nbrs[i]:
-            wj = walks(j)
-            inter = norm = 0.0
-            for k1 in range(K):
-                for k2 in range(K):
-                    b = beta ** (k1 + k2)
-                    a, c = wi[k1], wj[k2]
-                    small, big = (a, c) if len(a) <= len(c) else (c, a)
-                    inter += b * sum(a[v] for v in small if v in big)
-                    norm += b * (sizes[k1] - (1 if test is None and k1 == 0 and k2 == 0 else 0))
-            total += inter / norm
-        tc[i] = total / len(t_nbrs[i])
-    return tc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for the tests' reference
+from tests.metrics.test_topology import reference_tc  # noqa: E402  (the tests' plain-Python BFS)
 
 
 def timed(fn, repeat: int = 1):
@@ -92,7 +42,7 @@ def compare(name: str, train, test, n: int, K: int, rows: list, sample: int = 0)
         nodes = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:sample].tolist()
     for label, t in (('Train', None), ('Test', test)):
         fast, t_fast = timed(lambda: topological_concentration(train, t, n, K=K), repeat=3)
-        slow, t_slow = timed(lambda: bfs_tc(train, t, n, K, beta, nodes))
+        slow, t_slow = timed(lambda: reference_tc(train, t, n, K, beta, nodes=nodes))
         idx = torch.arange(n) if nodes is None else torch.tensor(nodes)
         err = float((fast.double()[idx] - torch.tensor(slow, dtype=torch.float64)[idx]).abs().max())
         if nodes is not None:

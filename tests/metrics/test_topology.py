@@ -41,7 +41,9 @@ def _walks(nbrs: List[List[int]], i: int, K: int) -> List[Counter]:
 
 
 def reference_tc(train: torch.Tensor, test: Optional[torch.Tensor], n: int, K: int, beta: float,
-                 mode: str = 'walk') -> List[float]:
+                 mode: str = 'walk', nodes: Optional[List[int]] = None) -> List[float]:
+    """TC by BFS over walk lists, one (i, j) pair at a time (also timed by ``benchmarks/tc.py``); with
+    :obj:`nodes`, only those nodes are computed (the others stay 0)."""
     nbrs = _neighbours(train, n)
     t_nbrs = nbrs if test is None else _neighbours(test, n)
     walks: Dict[int, List[Counter]] = {}
@@ -53,11 +55,10 @@ def reference_tc(train: torch.Tensor, test: Optional[torch.Tensor], n: int, K: i
                 walks[i] = [Counter({v: 1 for v in c}) for c in walks[i]]
         return walks[i]
 
-    tc = []
-    for i in range(n):
+    tc = [0.0] * n
+    for i in range(n) if nodes is None else nodes:
         d = len(nbrs[i])
         if not t_nbrs[i] or d == 0 or (test is None and d <= 1):
-            tc.append(0.0)
             continue
         wi = w(i)
         total = 0.0
@@ -73,7 +74,7 @@ def reference_tc(train: torch.Tensor, test: Optional[torch.Tensor], n: int, K: i
                         size -= 1
                     norm += b * size
             total += inter / norm
-        tc.append(total / len(t_nbrs[i]))
+        tc[i] = total / len(t_nbrs[i])
     return tc
 
 
