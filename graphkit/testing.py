@@ -1,45 +1,93 @@
-"""Helpers for tests: tiny datasets written in the real on-disk layouts."""
+"""Helpers for tests: tiny datasets written in the real on-disk layouts.
+
+The one place that writes OGB-style files: gzip'ed CSV tables (:func:`write_csv_gz`), split files
+(:func:`write_split`) and whole ``ogbl-*`` dataset folders (:func:`write_ogbl_dataset`). Tests anywhere
+(``tests/data``, ``tests/tasks``, ...) build their fixtures from these.
+"""
 from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, Iterable, Optional, Union
 
 import numpy as np
 import torch
 
-__all__ = ['write_ogbl_dataset', 'random_link_dataset']
+__all__ = ['write_csv_gz', 'write_split', 'write_ogbl_dataset', 'random_link_dataset']
+
+PathLike = Union[str, Path]
 
 
-def _write_csv_gz(path: Path, rows: np.ndarray, fmt: str = '%d') -> None:
+def write_csv_gz(path: PathLike, rows: Iterable[Any], header: Optional[str] = None, fmt: Optional[str] = None) -> None:
+    r"""Write :obj:`rows` to the gzip'ed CSV file :obj:`path` (parent folders are created), one line a row.
+
+    A row is a scalar or a sequence; each value is written with ``fmt % value`` when :obj:`fmt` is given (e.g.
+    ``'%.6f'``), else with :func:`str`, so malformed tables (strings, ragged rows, NaN) can be written too.
+    :obj:`header`, if given, is written as the first line (as in ``ogbn-mag``'s ``num-node-dict.csv.gz``).
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = np.asarray(rows)
     with gzip.open(path, 'wt') as f:
-        np.savetxt(f, rows.reshape(len(rows), -1), fmt=fmt, delimiter=',')
+        if header is not None:
+            f.write(header + '\n')
+        for row in rows:
+            f.write(','.join(str(v) if fmt is None else fmt % v for v in np.atleast_1d(row)) + '\n')
 
 
-def write_ogbl_dataset(root: Path, name: str, num_nodes: int, split: Dict[str, Dict[str, np.ndarray]],
-                       x: Optional[np.ndarray] = None, split_type: str = 'target') -> Path:
-    r"""Write an ``ogbl-*`` dataset in OGB's on-disk layout under :obj:`root` and return its folder.
+def write_split(path: PathLike, split: Dict[str, Any]) -> None:
+    r"""Save :obj:`split` (a dict, usually of numpy arrays) to :obj:`path` like OGB's legacy split files: a
+    non-zip :func:`torch.save`. Values are saved as given (no dtype conversion), so a test can also plant objects
+    that a safe loader must refuse."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(split, path, _use_new_zipfile_serialization=False)
 
-    :obj:`split` maps ``'train' / 'valid' / 'test'`` to dicts of numpy arrays (``'edge'``, ``'edge_neg'``, ...),
-    saved like OGB's legacy split files (a non-zip :func:`torch.save` of a dict of numpy arrays).
+
+def write_ogbl_dataset(root: PathLike, name: str, num_nodes: int, split: Dict[str, Dict[str, np.ndarray]],
+                       x: Optional[np.ndarray] = None, split_type: str = 'target',
+                       edges: Optional[np.ndarray] = None,
+                       edge_attrs: Optional[Dict[str, np.ndarray]] = None) -> Path:
+    r"""Write an ``ogbl-*`` dataset in OGB's on-disk layout under :obj:`root` and return its folder
+    (``root/<name with '-' replaced by '_'>``).
+
+    Args:
+        root: the folder that holds the dataset folder.
+        name: the dataset name, e.g. ``'ogbl-ddi'``.
+        num_nodes: written to ``raw/num-node-list.csv.gz``.
+        split: maps ``'train' / 'valid' / 'test'`` to dicts of arrays (``'edge'``, ``'edge_neg'``, or
+            ``'source_node'``, ``'target_node'``, ``'target_node_neg'`` as in ``ogbl-citation2``), each saved as
+            ``split/<split_type>/<key>.pt`` with :func:`write_split` after a cast to ``int64``. Leave
+            ``'train'`` out to write a dataset without ``train.pt`` (OGB's loaders then use the raw edges).
+        x: node features, written to ``raw/node-feat.csv.gz`` (``'%.6f'``) when given.
+        split_type: the split folder's name (``'target'``, ``'time'``, ...).
+        edges: the ``[num_edges, 2]`` edges written to ``raw/edge.csv.gz`` (and counted in
+            ``raw/num-edge-list.csv.gz``); by default the train split's ``'edge'``, or its
+            ``'source_node' / 'target_node'`` pairs.
+        edge_attrs: per-edge columns, each written to ``raw/<key>.csv.gz`` (e.g. ``{'edge_weight': w,
+            'edge_year': y}`` as in ``ogbl-collab``).
     """
     folder = Path(root) / name.replace('-', '_')
-    train = np.asarray(split['train']['edge'], dtype=np.int64)
-    _write_csv_gz(folder / 'raw' / 'edge.csv.gz', train)
-    _write_csv_gz(folder / 'raw' / 'num-node-list.csv.gz', np.array([num_nodes]))
-    _write_csv_gz(folder / 'raw' / 'num-edge-list.csv.gz', np.array([len(train)]))
+    if edges is None:
+        if 'train' not in split:
+            raise ValueError("write_ogbl_dataset: pass 'edges' when the split has no 'train' part")
+        train = split['train']
+        edges = train['edge'] if 'edge' in train else np.stack([train['source_node'], train['target_node']], 1)
+    edges = np.asarray(edges, dtype=np.int64)
+    raw = folder / 'raw'
+    write_csv_gz(raw / 'edge.csv.gz', edges, fmt='%d')
+    write_csv_gz(raw / 'num-node-list.csv.gz', [num_nodes])
+    write_csv_gz(raw / 'num-edge-list.csv.gz', [len(edges)])
     if x is not None:
-        _write_csv_gz(folder / 'raw' / 'node-feat.csv.gz', x, fmt='%.6f')
-    (folder / 'split' / split_type).mkdir(parents=True, exist_ok=True)
+        write_csv_gz(raw / 'node-feat.csv.gz', np.asarray(x), fmt='%.6f')
+    for key, value in (edge_attrs or {}).items():
+        write_csv_gz(raw / f'{key}.csv.gz', np.asarray(value))
     for key, value in split.items():
-        torch.save({k: np.asarray(v, dtype=np.int64) for k, v in value.items()},
-                   folder / 'split' / split_type / f'{key}.pt', _use_new_zipfile_serialization=False)
+        write_split(folder / 'split' / split_type / f'{key}.pt',
+                    {k: np.asarray(v, dtype=np.int64) for k, v in value.items()})
     return folder
 
 
-def random_link_dataset(root: Path, name: str = 'ogbl-tiny', num_nodes: int = 60, num_edges: int = 240,
+def random_link_dataset(root: PathLike, name: str = 'ogbl-tiny', num_nodes: int = 60, num_edges: int = 240,
                         num_features: Optional[int] = 8, seed: int = 0) -> Path:
     r"""A random ``ogbl-*`` dataset with a 80/10/10 split of unique undirected edges and fixed negatives."""
     rng = np.random.default_rng(seed)

@@ -23,7 +23,8 @@ __all__ = ['node_link_metrics', 'split_node_link_metrics', 'DEFAULT_NODE_KS']
 #: The cut-offs of the official per-node evaluation.
 DEFAULT_NODE_KS = (5, 10, 20, 50, 100)
 
-_EXCLUDE = ('spec', 'none')
+#: Values of ``exclude`` in :func:`split_node_link_metrics`.
+_EXCLUDE = ('known', 'none')
 
 
 def _edges(split: Dict[str, Tensor], name: str) -> Tensor:
@@ -123,19 +124,30 @@ def split_node_link_metrics(
     split: str = 'test',
     num_nodes: Optional[int] = None,
     *,
-    exclude: str = 'spec',
+    exclude: str = 'known',
     exclude_self: bool = False,
     ks: Iterable[int] = DEFAULT_NODE_KS,
     chunk_size: int = 64,
 ) -> Dict[str, Tensor]:
-    r"""Per-node metrics of an OGB split dict with the official masks: for :obj:`split='test'` every node's
-    train and valid neighbours are masked, for :obj:`'valid'` its train neighbours (:obj:`exclude='none'`
-    masks nothing, as the official collab evaluation). See :func:`node_link_metrics`.
+    r"""Per-node metrics of an OGB split dict with the official masks. Every node with a held-out edge in
+    :obj:`split` is a query and its held-out neighbours are the truth; with :obj:`exclude='known'` the edges known
+    before that split are masked from its ranking: for :obj:`split='test'` its train and valid neighbours, for
+    :obj:`'valid'` its train neighbours. :obj:`exclude='none'` masks nothing, as the official collab
+    evaluation. See :func:`node_link_metrics`.
 
     Args:
+        model: A link model with ``encode(x, adj)`` and ``predict(h, adj, pairs)``.
+        x (torch.Tensor, optional): Node features, or :obj:`None`.
+        adj (torch.Tensor): The message-passing adjacency (sparse CSR) used by the model.
         split_edge (dict): OGB split dict with ``'train'``, ``'valid'``, ``'test'`` holding ``'edge'`` (E, 2).
-        split (str, optional): :obj:`'test'` or :obj:`'valid'`. (default: :obj:`'test'`)
-        exclude (str, optional): :obj:`'spec'` or :obj:`'none'`. (default: :obj:`'spec'`)
+        split (str, optional): The split whose edges are the truth: :obj:`'test'` or :obj:`'valid'`.
+            (default: :obj:`'test'`)
+        num_nodes (int, optional): Number of nodes; default :obj:`adj.size(0)`.
+        exclude (str, optional): Which known edges are masked before ranking: :obj:`'known'` (train, plus
+            valid when :obj:`split='test'`) or :obj:`'none'`. (default: :obj:`'known'`)
+        exclude_self (bool, optional): Also mask the query node itself. (default: :obj:`False`)
+        ks (iterable of int, optional): Cut-offs. (default: :obj:`(5, 10, 20, 50, 100)`)
+        chunk_size (int, optional): Query nodes scored at once. (default: :obj:`64`)
     """
     if split not in ('test', 'valid'):
         raise ValueError(f"'split' must be 'test' or 'valid' (got {split!r})")
@@ -144,7 +156,7 @@ def split_node_link_metrics(
     device = adj.device
     truth = _edges(split_edge[split], split).to(device)
     known = None
-    if exclude == 'spec':
+    if exclude == 'known':
         parts = [_edges(split_edge['train'], 'train')]
         if split == 'test':
             parts.append(_edges(split_edge['valid'], 'valid'))

@@ -357,9 +357,10 @@ def approximate_tc(
         norm (str, optional): :obj:`'tc'`, :obj:`'self'` or :obj:`'cosine'`. (default: :obj:`'tc'`)
         propagation (str, optional): :math:`\mathbf{\tilde{A}}`: :obj:`'sum'` (:math:`\mathbf{A}`),
             :obj:`'rw'` (:math:`\mathbf{D}^{-1}\mathbf{A}`) or :obj:`'gcn'`. (default: :obj:`'sum'`)
-        num_draws (int, optional): Number of independent projections averaged (the spec's "average over a
-            few draws"; on Cora at :math:`d = 256`, one draw correlates 0.89 with the exact
-            :math:`TC^{Train}`, four 0.98). (default: :obj:`4`)
+        num_draws (int, optional): Number of independent draws of :math:`\mathbf{R}` whose ATCs are averaged;
+            more draws lower the variance of the estimate (on Cora at :math:`d = 256`, one draw correlates 0.89
+            with the exact :math:`K = 1` :math:`TC^{Train}`, four 0.98; ``benchmarks/RESULTS.md``).
+            (default: :obj:`4`)
         generator (torch.Generator, optional): Source of randomness (on the edges' device).
             (default: :obj:`None`)
         seed (int, optional): Seed of a fresh generator, if :obj:`generator` is :obj:`None`.

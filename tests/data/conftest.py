@@ -1,33 +1,23 @@
-"""Builders of tiny datasets in the real on-disk layouts (OGB, Planetoid) under ``tmp_path``."""
+"""Builders of tiny datasets in the real on-disk layouts (OGB, Planetoid) under ``tmp_path``.
 
-import gzip
+The files themselves are written by :mod:`graphkit.testing` (the one OGB-layout writer); the builders
+here only choose the tiny contents the tests in this folder check against."""
+
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Dict, Optional
 
 import numpy as np
 import pytest
-import torch
+
+from graphkit.testing import write_csv_gz, write_ogbl_dataset
+
+# the name test_io.py imports (tests elsewhere import graphkit.testing.write_csv_gz directly)
+write_csv = write_csv_gz
 
 REPO = Path(__file__).resolve().parents[2]
 CORA_RAW = REPO / 'datasets' / 'cora' / 'raw'
 SHARED_DATA = REPO.parent / 'shared' / 'data'
-
-
-def write_csv(path, rows, header: Optional[str] = None) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with gzip.open(path, 'wt') as f:
-        if header is not None:
-            f.write(header + '\n')
-        for r in rows:
-            f.write(','.join(str(v) for v in np.atleast_1d(r)) + '\n')
-
-
-def write_split(path, d: Dict[str, np.ndarray]) -> None:
-    """A legacy (non-zip) torch.save of a dict of numpy arrays, like OGB's split files."""
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    torch.save(d, path, _use_new_zipfile_serialization=False)
 
 
 def make_ogbl(
@@ -41,69 +31,60 @@ def make_ogbl(
     citation=False,
     seed=0,
 ):
-    """A tiny ogbl dataset in root/<name with _>/; returns (dataset dir, dict of what was
-    written)."""
+    """A tiny ogbl dataset in root/<name with _>/ (written by :func:`write_ogbl_dataset`); returns
+    (dataset dir, dict of what was written)."""
     rng = np.random.default_rng(seed)
-    d = osp.join(str(root), name.replace('-', '_'))
     pairs = np.array(
         [(i, j) for i in range(num_nodes) for j in range(i + 1, num_nodes)], dtype=np.int64
     )
     pairs = pairs[rng.permutation(len(pairs))]
     train, valid, test, neg = pairs[:20], pairs[20:25], pairs[25:30], pairs[30:40]
-    write_csv(osp.join(d, 'raw', 'edge.csv.gz'), train)
-    write_csv(osp.join(d, 'raw', 'num-node-list.csv.gz'), [num_nodes])
-    write_csv(osp.join(d, 'raw', 'num-edge-list.csv.gz'), [len(train)])
     out = {'train': train, 'valid': valid, 'test': test, 'neg': neg}
+    x = edge_attrs = None
     if feats:
-        x = rng.standard_normal((num_nodes, 3)).round(4)
-        write_csv(osp.join(d, 'raw', 'node-feat.csv.gz'), x)
-        out['x'] = x
-    sd = osp.join(d, 'split', split_type)
+        x = out['x'] = rng.standard_normal((num_nodes, 3)).round(4)
     if collab:
-        w = rng.integers(1, 4, len(train))
-        y = rng.integers(2000, 2020, len(train))
-        write_csv(osp.join(d, 'raw', 'edge_weight.csv.gz'), w)
-        write_csv(osp.join(d, 'raw', 'edge_year.csv.gz'), y)
-        out.update(weight=w, year=y)
+        out.update(weight=rng.integers(1, 4, len(train)), year=rng.integers(2000, 2020, len(train)))
+        edge_attrs = {'edge_weight': out['weight'], 'edge_year': out['year']}
     if citation:
-        tneg = rng.integers(0, num_nodes, (len(valid), 4))
-        for s, e in (('valid', valid), ('test', test)):
-            write_split(
-                osp.join(sd, f'{s}.pt'),
-                {'source_node': e[:, 0], 'target_node': e[:, 1], 'target_node_neg': tneg},
-            )
-        if train_pt:
-            write_split(
-                osp.join(sd, 'train.pt'), {'source_node': train[:, 0], 'target_node': train[:, 1]}
-            )
-        out['target_node_neg'] = tneg
-        return d, out
-    write_split(osp.join(sd, 'valid.pt'), {'edge': valid, 'edge_neg': neg[:5]})
-    write_split(osp.join(sd, 'test.pt'), {'edge': test, 'edge_neg': neg[5:]})
-    if train_pt:
-        t = {'edge': train}
+        tneg = out['target_node_neg'] = rng.integers(0, num_nodes, (len(valid), 4))
+        split = {
+            s: {'source_node': e[:, 0], 'target_node': e[:, 1], 'target_node_neg': tneg}
+            for s, e in (('valid', valid), ('test', test))
+        }
+        train_split = {'source_node': train[:, 0], 'target_node': train[:, 1]}
+    else:
+        split = {
+            'valid': {'edge': valid, 'edge_neg': neg[:5]},
+            'test': {'edge': test, 'edge_neg': neg[5:]},
+        }
+        train_split = {'edge': train}
         if collab:
-            t.update(weight=out['weight'], year=out['year'])
-        write_split(osp.join(sd, 'train.pt'), t)
-    return d, out
+            train_split.update(weight=out['weight'], year=out['year'])
+    if train_pt:
+        split['train'] = train_split
+    d = write_ogbl_dataset(
+        root, name, num_nodes, split, x=x, split_type=split_type, edges=train, edge_attrs=edge_attrs
+    )
+    return str(d), out
 
 
 def make_ogbn_arxiv(root, num_nodes=10, seed=0):
     rng = np.random.default_rng(seed)
     d = osp.join(str(root), 'ogbn_arxiv')
     edges = rng.integers(0, num_nodes, (25, 2))
-    write_csv(osp.join(d, 'raw', 'edge.csv.gz'), edges)
-    write_csv(osp.join(d, 'raw', 'num-node-list.csv.gz'), [num_nodes])
-    write_csv(osp.join(d, 'raw', 'num-edge-list.csv.gz'), [len(edges)])
+    write_csv_gz(osp.join(d, 'raw', 'edge.csv.gz'), edges)
+    write_csv_gz(osp.join(d, 'raw', 'num-node-list.csv.gz'), [num_nodes])
+    write_csv_gz(osp.join(d, 'raw', 'num-edge-list.csv.gz'), [len(edges)])
     x = rng.standard_normal((num_nodes, 4)).round(3)
-    write_csv(osp.join(d, 'raw', 'node-feat.csv.gz'), x)
+    write_csv_gz(osp.join(d, 'raw', 'node-feat.csv.gz'), x)
     y = rng.integers(0, 3, num_nodes)
-    write_csv(osp.join(d, 'raw', 'node-label.csv.gz'), y)
-    write_csv(osp.join(d, 'raw', 'node_year.csv.gz'), rng.integers(2000, 2020, num_nodes))
+    write_csv_gz(osp.join(d, 'raw', 'node-label.csv.gz'), y)
+    write_csv_gz(osp.join(d, 'raw', 'node_year.csv.gz'), rng.integers(2000, 2020, num_nodes))
     perm = rng.permutation(num_nodes)
     idx = {'train': perm[:6], 'valid': perm[6:8], 'test': perm[8:]}
     for s, v in idx.items():
-        write_csv(osp.join(d, 'split', 'time', f'{s}.csv.gz'), v)
+        write_csv_gz(osp.join(d, 'split', 'time', f'{s}.csv.gz'), v)
     return d, {'edges': edges, 'x': x, 'y': y, 'idx': idx}
 
 
@@ -111,7 +92,7 @@ def make_ogbn_mag(root, seed=0):
     rng = np.random.default_rng(seed)
     d = osp.join(str(root), 'ogbn_mag')
     num = {'author': 5, 'field_of_study': 3, 'institution': 2, 'paper': 8}
-    write_csv(
+    write_csv_gz(
         osp.join(d, 'raw', 'num-node-dict.csv.gz'), [[num[k] for k in num]], header=','.join(num)
     )
     rels = {
@@ -124,19 +105,19 @@ def make_ogbn_mag(root, seed=0):
     for s, r, t in sorted(rels):
         e = np.stack([rng.integers(0, num[s], 7), rng.integers(0, num[t], 7)], 1)
         rd = osp.join(d, 'raw', 'relations', f'{s}___{r}___{t}')
-        write_csv(osp.join(rd, 'edge.csv.gz'), e)
-        write_csv(osp.join(rd, 'num-edge-list.csv.gz'), [len(e)])
+        write_csv_gz(osp.join(rd, 'edge.csv.gz'), e)
+        write_csv_gz(osp.join(rd, 'num-edge-list.csv.gz'), [len(e)])
         written[(s, r, t)] = e
     x = rng.standard_normal((num['paper'], 4)).round(3)
-    write_csv(osp.join(d, 'raw', 'node-feat', 'paper', 'node-feat.csv.gz'), x)
+    write_csv_gz(osp.join(d, 'raw', 'node-feat', 'paper', 'node-feat.csv.gz'), x)
     y = rng.integers(0, 5, num['paper'])
-    write_csv(osp.join(d, 'raw', 'node-label', 'paper', 'node-label.csv.gz'), y)
-    write_csv(
+    write_csv_gz(osp.join(d, 'raw', 'node-label', 'paper', 'node-label.csv.gz'), y)
+    write_csv_gz(
         osp.join(d, 'raw', 'node_year', 'paper', 'node_year.csv.gz'), rng.integers(2010, 2020, 8)
     )
     idx = {'train': np.arange(5), 'valid': np.array([5, 6]), 'test': np.array([7])}
     for s, v in idx.items():
-        write_csv(osp.join(d, 'split', 'time', 'paper', f'{s}.csv.gz'), v)
+        write_csv_gz(osp.join(d, 'split', 'time', 'paper', f'{s}.csv.gz'), v)
     return d, {'num': num, 'edges': written, 'x': x, 'y': y, 'idx': idx}
 
 

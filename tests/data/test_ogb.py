@@ -7,18 +7,9 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphkit.data import OGBLinkDataset, OGBNodeDataset
+from graphkit.testing import write_csv_gz, write_split
 
-from .conftest import (
-    PWNED,
-    Evil,
-    cleanup_mode,
-    make_ogbl,
-    make_ogbn_arxiv,
-    make_ogbn_mag,
-    read_only,
-    write_csv,
-    write_split,
-)
+from .conftest import PWNED, Evil, cleanup_mode, make_ogbl, make_ogbn_arxiv, make_ogbn_mag, read_only
 
 
 def t(a):
@@ -120,10 +111,10 @@ def test_missing_files(tmp_path):
 
 def test_malformed_csv(tmp_path):
     d, _ = make_ogbl(tmp_path, 'ogbl-ddi')
-    write_csv(osp.join(d, 'raw', 'edge.csv.gz'), [[0, 1], [1, 'a'], [2, 3]])
+    write_csv_gz(osp.join(d, 'raw', 'edge.csv.gz'), [[0, 1], [1, 'a'], [2, 3]])
     with pytest.raises(ValueError, match=r'edge\.csv\.gz.*line 2'):
         OGBLinkDataset(str(tmp_path), 'ogbl-ddi')
-    write_csv(osp.join(d, 'raw', 'edge.csv.gz'), [[0, 1, 5], [1, 2, 3]])
+    write_csv_gz(osp.join(d, 'raw', 'edge.csv.gz'), [[0, 1, 5], [1, 2, 3]])
     with pytest.raises(ValueError, match=r'edge\.csv\.gz.*line 1: expected 2 columns'):
         OGBLinkDataset(str(tmp_path), 'ogbl-ddi')
 
@@ -132,10 +123,10 @@ def test_out_of_range(tmp_path):
     d, w = make_ogbl(tmp_path, 'ogbl-ddi')
     bad = w['train'].copy()
     bad[3, 1] = 12
-    write_csv(osp.join(d, 'raw', 'edge.csv.gz'), bad)
+    write_csv_gz(osp.join(d, 'raw', 'edge.csv.gz'), bad)
     with pytest.raises(ValueError, match=r'edge\.csv\.gz.*outside'):
         OGBLinkDataset(str(tmp_path), 'ogbl-ddi')
-    write_csv(osp.join(d, 'raw', 'edge.csv.gz'), w['train'])
+    write_csv_gz(osp.join(d, 'raw', 'edge.csv.gz'), w['train'])
     write_split(
         osp.join(d, 'split', 'target', 'test.pt'), {'edge': w['test'], 'edge_neg': w['neg'] + 5}
     )
@@ -145,7 +136,7 @@ def test_out_of_range(tmp_path):
 
 def test_edge_count_mismatch(tmp_path):
     d, _ = make_ogbl(tmp_path, 'ogbl-ddi')
-    write_csv(osp.join(d, 'raw', 'num-edge-list.csv.gz'), [21])
+    write_csv_gz(osp.join(d, 'raw', 'num-edge-list.csv.gz'), [21])
     with pytest.raises(ValueError, match='num-edge-list'):
         OGBLinkDataset(str(tmp_path), 'ogbl-ddi')
 
@@ -154,7 +145,7 @@ def test_nan_features(tmp_path):
     d, _ = make_ogbl(tmp_path, 'ogbl-ddi', feats=True)
     x = np.ones((12, 3))
     x[4, 1] = np.nan
-    write_csv(osp.join(d, 'raw', 'node-feat.csv.gz'), x)
+    write_csv_gz(osp.join(d, 'raw', 'node-feat.csv.gz'), x)
     with pytest.raises(ValueError, match="'x' holds NaN"):
         OGBLinkDataset(str(tmp_path), 'ogbl-ddi')
 
@@ -215,7 +206,7 @@ def test_ogbn_mag(tmp_path):
 
 def test_ogbn_mag_bad_relation(tmp_path):
     d, _ = make_ogbn_mag(tmp_path)
-    write_csv(osp.join(d, 'raw', 'relations', 'author___writes___paper', 'edge.csv.gz'), [[0, 8]])
+    write_csv_gz(osp.join(d, 'raw', 'relations', 'author___writes___paper', 'edge.csv.gz'), [[0, 8]])
     with pytest.raises(ValueError, match='author___writes___paper.*outside'):
         OGBNodeDataset(str(tmp_path), 'ogbn-mag')
 

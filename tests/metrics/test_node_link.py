@@ -77,7 +77,7 @@ def test_per_node_metrics_equal_naive_loop(model_name, split_name, exclude_self)
     model = GAE(8, n, hidden_channels=16) if model_name == 'gae' else LinkHeuristic('cn')  # cn: many ties
     ks = (1, 5, 10, 50)
     out = split_node_link_metrics(model, x, adj, split, split_name, n, ks=ks, chunk_size=7,
-                                  exclude_self=exclude_self)
+                                  exclude_self=exclude_self)  # default exclude='known'
     known = train if split_name == 'valid' else torch.cat([train, split['valid']['edge'].t()], 1)
     ref = naive(model, x, adj, split[split_name]['edge'].t(), known, n, ks, exclude_self)
     _check(out, ref)
@@ -95,7 +95,8 @@ def test_no_exclusion_and_errors():
     _check(out, ref)
     with pytest.raises(ValueError, match="'split'"):
         split_node_link_metrics(model, x, adj, split, 'train')
-    with pytest.raises(ValueError, match="'exclude'"):
-        split_node_link_metrics(model, x, adj, split, exclude='all')
+    for bad in ('all', 'spec'):  # 'spec': the old name of 'known'
+        with pytest.raises(ValueError, match="'exclude'"):
+            split_node_link_metrics(model, x, adj, split, exclude=bad)
     with pytest.raises(ValueError, match="'truth_edges'"):
         node_link_metrics(model, x, adj, torch.tensor([[0], [n + 5]]))
