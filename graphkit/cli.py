@@ -3,6 +3,7 @@ r"""The ``graphkit`` command line: thin wrappers that resolve names and configs,
 .. code-block:: bash
 
     graphkit train gae --dataset cora --runs 10
+    graphkit train gcn --dataset cora --runs 10
     graphkit train cn --dataset ogbl-ddi --root ../shared/data
     graphkit evaluate runs/gae-cora
     graphkit analyze tc --dataset cora --run runs/gae-cora
@@ -73,15 +74,18 @@ def _fmt(stat: Dict[str, Optional[float]]) -> str:
 
 
 def format_table(summary: Dict[str, Any]) -> str:
-    """The final table of a run: each metric's valid and test mean ± std (in %)."""
+    """The final table of a run: each metric's mean ± std (in %) on each split the task reports."""
     runs = len(summary['runs'])
+    splits = summary['splits']
     lines = [f"{summary['model']} on {summary['dataset']}: {runs} run{'s' * (runs != 1)}, "
              f"{summary['num_parameters']:,} parameters, {summary['wall_time_s']:.1f} s",
-             f"{'metric':<12}{'valid':>18}{'test':>18}"]
-    for key in summary['test']:
+             f"{'metric':<12}" + ''.join(f'{s:>18}' for s in splits)]
+    keys = list(dict.fromkeys(k for s in splits for k in summary[s]))
+    none = {'mean': None, 'std': None}
+    for key in keys:
         mark = ' *' if key == summary['metric'] else ''
-        lines.append(f'{key + mark:<12}{_fmt(summary["valid"][key]):>18}{_fmt(summary["test"][key]):>18}')
-    lines.append(f"* selection metric; reported: {summary['protocol']['selection']}")
+        lines.append(f'{key + mark:<12}' + ''.join(f'{_fmt(summary[s].get(key, none)):>18}' for s in splits))
+    lines.append(f"* selection metric; reported: {summary['selection']}")
     return '\n'.join(lines)
 
 
@@ -93,6 +97,7 @@ def _train(args: argparse.Namespace) -> int:
     from graphkit.tasks import TASKS, TrainOptions
 
     model_cls = MODELS.get(args.model)
+    task_cls = TASKS.get(model_cls.task)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f'--threads must be >= 1 (got {args.threads})')
@@ -101,7 +106,7 @@ def _train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.epochs is not None:
         overrides.append(f'train.epochs={args.epochs}')
-    cfg = load_config(args.model, args.dataset, args.config, overrides)
+    cfg = load_config(args.model, args.dataset, args.config, overrides, task=model_cls.task)
     if args.print_config:
         print(yaml.safe_dump(cfg, sort_keys=False), end='')
         return 0
@@ -114,7 +119,7 @@ def _train(args: argparse.Namespace) -> int:
     opts = TrainOptions(model=args.model, dataset=args.dataset, root=args.root, runs=runs, seed=args.seed,
                         device=args.device, out=out, resume=args.resume, quiet=args.quiet,
                         init_from=args.init_from)
-    summary = TASKS.get(getattr(model_cls, 'task', 'link'))(opts, cfg).run()
+    summary = task_cls(opts, cfg).run()
     print(format_table(summary))
     print(f'Run directory: {out}')
     return 0
@@ -145,15 +150,18 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from graphkit.data import dataset_info, recsys_dataset_info
+    from graphkit.data import DATASETS, KINDS, dataset_info, resolve_root
 
-    rows = dataset_info(args.root) + recsys_dataset_info(args.root)
-    if rows:
-        print(f"root: {rows[0]['root']}  (--root, else $GRAPHKIT_DATA, else the shipped datasets/)")
-    print(f"{'dataset':<18}{'metric':<10}{'found':<7}where")
-    for row in rows:
-        where = row['path'] if row['found'] else 'looked in ' + ', '.join(row['looks_in'])
-        print(f"{row['name']:<18}{row.get('metric', ''):<10}{'yes' if row['found'] else 'no':<7}{where}")
+    rows = dataset_info(args.root)
+    print(f'root: {resolve_root(args.root)}  (--root, else $GRAPHKIT_DATA, else the shipped datasets/)')
+    for kind in KINDS:
+        print(f'\n{kind} datasets ({DATASETS.describe(kind)})')
+        group = [row for row in rows if row['kind'] == kind]
+        if group:
+            print(f"  {'dataset':<18}{'metric':<10}{'found':<7}where")
+        for row in group:
+            where = row['path'] if row['found'] else 'looked in ' + ', '.join(row['looks_in'])
+            print(f"  {row['name']:<18}{row['metric']:<10}{'yes' if row['found'] else 'no':<7}{where}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Helpers for tests: tiny datasets written in the real on-disk layouts.
 
 The one place that writes OGB-style files: gzip'ed CSV tables (:func:`write_csv_gz`), split files
-(:func:`write_split`) and whole ``ogbl-*`` dataset folders (:func:`write_ogbl_dataset`). Tests anywhere
+(:func:`write_split`), whole ``ogbl-*`` dataset folders (:func:`write_ogbl_dataset`) and homogeneous ``ogbn-*``
+folders (:func:`random_node_dataset`). Tests anywhere
 (``tests/data``, ``tests/tasks``, ...) build their fixtures from these.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Dict, Iterable, Optional, Union
 import numpy as np
 import torch
 
-__all__ = ['write_csv_gz', 'write_split', 'write_ogbl_dataset', 'random_link_dataset']
+__all__ = ['write_csv_gz', 'write_split', 'write_ogbl_dataset', 'random_link_dataset', 'random_node_dataset']
 
 PathLike = Union[str, Path]
 
@@ -112,3 +113,30 @@ def random_link_dataset(root: PathLike, name: str = 'ogbl-tiny', num_nodes: int 
     }
     x = None if num_features is None else rng.random((num_nodes, num_features)).astype(np.float32)
     return write_ogbl_dataset(root, name, num_nodes, split, x=x)
+
+
+def random_node_dataset(root: PathLike, name: str = 'ogbn-tiny', num_nodes: int = 80, num_edges: int = 240,
+                        num_features: int = 8, num_classes: int = 3, seed: int = 0) -> Path:
+    r"""A random homogeneous ``ogbn-*`` node-classification dataset in OGB's layout: features that carry the
+    class (a shifted first :obj:`num_classes` dimensions plus noise), homophilous edges (both ends in one class),
+    and a 50/25/25 node split under ``split/random``. A GCN learns it; a random guess gets
+    :math:`1 / C`."""
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / name.replace('-', '_')
+    y = rng.integers(0, num_classes, num_nodes)
+    x = rng.standard_normal((num_nodes, num_features)).astype(np.float32)
+    x[np.arange(num_nodes), y] += 2.0
+    src = rng.integers(0, num_nodes, num_edges)
+    members = [np.flatnonzero(y == c) for c in range(num_classes)]
+    dst = np.array([rng.choice(members[y[i]]) for i in src])
+    edges = np.stack([src, dst], axis=1)
+    write_csv_gz(folder / 'raw' / 'edge.csv.gz', edges)
+    write_csv_gz(folder / 'raw' / 'num-node-list.csv.gz', [num_nodes])
+    write_csv_gz(folder / 'raw' / 'num-edge-list.csv.gz', [num_edges])
+    write_csv_gz(folder / 'raw' / 'node-feat.csv.gz', x)
+    write_csv_gz(folder / 'raw' / 'node-label.csv.gz', y)
+    perm = rng.permutation(num_nodes)
+    a, b = num_nodes // 2, (3 * num_nodes) // 4
+    for split, idx in (('train', perm[:a]), ('valid', perm[a:b]), ('test', perm[b:])):
+        write_csv_gz(folder / 'split' / 'random' / f'{split}.csv.gz', np.sort(idx))
+    return folder

@@ -1,7 +1,7 @@
 r"""Link-prediction analysis: per-node performance against topological concentration, degree and density;
 correlations, binning, the topological distribution shift, TC-guided edge reweighting and plots."""
 from graphkit.analysis.report import DEFAULT_REPORT_METRICS, analyze_tc, format_report, node_statistics
-from graphkit.analysis.reweight import TCReweighter, train_link_predictor, use_given_weights
+from graphkit.analysis.reweight import TCReweighter, use_given_weights
 from graphkit.analysis.shift import distribution_shift
 from graphkit.analysis.stats import TC_BINS, binned_means, correlations, pearson, quantile_binned_means, spearman
 
@@ -11,7 +11,6 @@ __all__ = [
     'node_statistics',
     'DEFAULT_REPORT_METRICS',
     'TCReweighter',
-    'train_link_predictor',
     'use_given_weights',
     'distribution_shift',
     'TC_BINS',

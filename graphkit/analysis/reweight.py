@@ -1,23 +1,23 @@
 r"""TC-guided edge reweighting (``update_adj`` of the official code) from the `"A Topological Perspective on
-Demystifying GNN-Based Link Prediction Performance" <https://arxiv.org/abs/2310.04612>`_ paper, as a training
-callback for GCN / SAGE link predictors, a small training loop that uses it, and the weighted 1-hop TC that
-monitors it (:func:`graphkit.metrics.topology.weighted_tc`).
+Demystifying GNN-Based Link Prediction Performance" <https://arxiv.org/abs/2310.04612>`_ paper, for GCN / SAGE
+link predictors, and the weighted 1-hop TC that monitors it (:func:`graphkit.metrics.topology.weighted_tc`).
+
+Training with it goes through the shared run loop: ``graphkit train gae --dataset cora --set
+train.tc_reweight.alpha=2`` (:class:`~graphkit.tasks.link.LinkTask` calls the reweighter at the start of every
+epoch and keeps its weights in the checkpoint).
 """
 from __future__ import annotations
 
-import math
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.utils import negative_sampling, softmax
+from torch_geometric.utils import softmax
 
-from graphkit.metrics import hits_at_k
 from graphkit.metrics.topology import weighted_tc
-from graphkit.ops import to_csr
+from graphkit.ops import csr_parts, csr_tensor, gcn_norm, rw_norm, spmm, to_csr
 
-__all__ = ['TCReweighter', 'use_given_weights', 'train_link_predictor']
+__all__ = ['TCReweighter', 'use_given_weights']
 
 _AUG = ('gcn', 'sage')
 
@@ -67,21 +67,28 @@ class TCReweighter:
         self.num_nodes, self.alpha = int(num_nodes), float(alpha)
         self.update_interval, self.warm_up, self.aug_type = update_interval, warm_up, aug_type
         self.pair_score = pair_score
-        adj = to_csr(edge_index, self.num_nodes, self_loops='add').to_sparse_coo().coalesce()
-        u, v = adj.indices()
-        deg = torch.zeros(self.num_nodes, device=u.device).index_add_(0, u, adj.values())
-        if aug_type == 'gcn':
-            w = deg[u].rsqrt() * deg[v].rsqrt()
-        else:
-            w = 1.0 / deg[u]
-        self.edge_index, self.weight_orig = torch.stack([u, v]), w
-        self.col_mass = torch.zeros(self.num_nodes, device=w.device).index_add_(0, v, w)
-        self.base = self._csr(w)
+        adj = to_csr(edge_index, self.num_nodes)
+        self.base = gcn_norm(adj) if aug_type == 'gcn' else rw_norm(to_csr(edge_index, self.num_nodes,
+                                                                               self_loops='add'))
+        self.rowptr, col = csr_parts(self.base)
+        row = torch.repeat_interleave(torch.arange(self.num_nodes, device=col.device), self.rowptr.diff(),
+                                      output_size=col.numel())
+        w = self.base.values()
+        self.edge_index, self.weight_orig = torch.stack([row, col]), w
+        self.col_mass = torch.zeros(self.num_nodes, device=w.device).index_add_(0, col, w)
         self.edge_weight, self.adj = w.clone(), self.base
         self.num_updates = 0
 
     def _csr(self, w: Tensor) -> Tensor:
-        return torch.sparse_coo_tensor(self.edge_index, w, (self.num_nodes, self.num_nodes)).to_sparse_csr()
+        return csr_tensor(self.rowptr, self.edge_index[1], w, self.num_nodes)
+
+    def set_weights(self, edge_weight: Tensor, num_updates: int) -> None:
+        """Restore the weights of an earlier update (``--resume``)."""
+        if edge_weight.shape != self.weight_orig.shape:
+            raise ValueError(f"'edge_weight' must have shape {tuple(self.weight_orig.shape)} (got "
+                             f'{tuple(edge_weight.shape)}): was the checkpoint made on another graph?')
+        self.edge_weight, self.num_updates = edge_weight, int(num_updates)
+        self.adj = self._csr(edge_weight)
 
     def should_update(self, epoch: int) -> bool:
         """Whether :obj:`epoch` is an update epoch (:obj:`warm_up`, then every :obj:`update_interval`)."""
@@ -98,7 +105,7 @@ class TCReweighter:
         was_training = getattr(model, 'training', False)
         model.eval()
         h = model.encode(x, self.adj)
-        m = torch.sparse.mm(self.base, h)
+        m = spmm(self.base, h)
         u, v = self.edge_index
         s = torch.cat([torch.sigmoid(self._score(model, h[u[i:i + chunk_size]], m[v[i:i + chunk_size]])).view(-1)
                        for i in range(0, u.numel(), chunk_size)])
@@ -135,65 +142,3 @@ def use_given_weights(model: torch.nn.Module) -> torch.nn.Module:
         elif isinstance(mod, SAGEConv):
             mod.aggr = 'sum'
     return model
-
-
-def _hits(model, x, adj, pos: Tensor, neg: Tensor, k: int) -> float:
-    with torch.no_grad():
-        h = model.encode(x, adj)
-        return hits_at_k(model.predict(h, adj, pos).cpu(), model.predict(h, adj, neg).cpu(), k)
-
-
-def train_link_predictor(model: torch.nn.Module, x: Optional[Tensor], split_edge: Dict[str, Dict[str, Tensor]],
-                         num_nodes: int, *, epochs: int = 100, lr: float = 1e-3, batch_size: int = 1152,
-                         reweighter: Optional[TCReweighter] = None, aug_type: str = 'gcn', k: int = 100,
-                         eval_every: int = 1, grad_clip: Optional[float] = 1.0,
-                         seed: int = 0) -> Dict[str, Any]:
-    r"""Train a GAE-style link predictor (``encode`` / ``predict`` / ``predictor``) as the official TC code
-    does: BCE with one uniform negative per positive, Adam, gradient clipping, on the precomputed normalised
-    adjacency (:class:`TCReweighter`'s, reweighted from its warm-up on if given; :func:`use_given_weights`
-    is applied). Selection on valid Hits@:obj:`k`.
-
-    Returns:
-        ``{'best_epoch', 'valid', 'test', 'history': [{'epoch', 'loss', 'valid', 'test', 'tc_valid'}]}`` with
-        the mean weighted 1-hop :math:`TC^{Val}` logged at every evaluation.
-    """
-    torch.manual_seed(seed)
-    device = next(model.parameters()).device
-    train = split_edge['train']['edge'].t().to(device)
-    vpos, vneg = (split_edge['valid'][key].t().to(device) for key in ('edge', 'edge_neg'))
-    tpos, tneg = (split_edge['test'][key].t().to(device) for key in ('edge', 'edge_neg'))
-    rw = reweighter or TCReweighter(train, num_nodes, alpha=0.0, warm_up=10**9, aug_type=aug_type)
-    use_given_weights(model)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    both = torch.cat([train, train.flip(0)], dim=1)
-    best: Dict[str, Any] = {'best_epoch': -1, 'valid': -math.inf, 'test': math.nan}
-    history: List[Dict[str, Any]] = []
-    has_valid = torch.zeros(num_nodes, dtype=torch.bool, device=device)
-    has_valid[vpos.reshape(-1)] = True
-    for epoch in range(1, epochs + 1):
-        adj = rw(epoch, model, x) if reweighter is not None else rw.adj
-        model.train()
-        perm = torch.randperm(train.size(1), device=device)
-        total = 0.0
-        for b in range(max(train.size(1) // batch_size, 1)):
-            pos = train[:, perm[b * batch_size:(b + 1) * batch_size]]
-            neg = negative_sampling(both, num_nodes, num_neg_samples=pos.size(1))
-            opt.zero_grad()
-            h = model.encode(x, adj)
-            out = model.predict(h, adj, torch.cat([pos, neg], 1))
-            loss = (F.binary_cross_entropy_with_logits(out[:pos.size(1)], torch.ones_like(out[:pos.size(1)])) +
-                    F.binary_cross_entropy_with_logits(out[pos.size(1):], torch.zeros_like(out[pos.size(1):])))
-            (loss / 2).backward()
-            if grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            total += float(loss.detach()) / 2
-        if epoch % eval_every == 0 or epoch == epochs:
-            model.eval()
-            val, test = _hits(model, x, adj, vpos, vneg, k), _hits(model, x, adj, tpos, tneg, k)
-            tc = float(rw.tc(vpos)[has_valid].mean())
-            history.append({'epoch': epoch, 'loss': total, 'valid': val, 'test': test, 'tc_valid': tc})
-            if val > best['valid']:
-                best.update(best_epoch=epoch, valid=val, test=test)
-    best['history'] = history
-    return best

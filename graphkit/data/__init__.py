@@ -1,17 +1,24 @@
-r"""Local-file dataset loaders (Planetoid, OGB layout), safe loading, and link splits."""
+r"""Local-file dataset loaders (Planetoid, OGB layout, LightGCN format), safe loading, link splits, and the one
+dataset registry (:obj:`DATASETS`) that serves every kind of task."""
 
 from graphkit.data.base import LocalDataset, validate_data
 from graphkit.data.io import load_legacy_split, safe_torch_load
 from graphkit.data.link_split import check_link_split, ncn_link_split, random_link_split
 from graphkit.data.ogb import OGBLinkDataset, OGBNodeDataset
 from graphkit.data.planetoid import PlanetoidRaw
-from graphkit.data.recsys import RecSysDataset, load_recsys_dataset, recsys_dataset_info
+from graphkit.data.recsys import RecSysDataset, load_recsys_dataset
 from graphkit.data.registry import (
-    LINK_DATASETS,
+    DATASETS,
+    KINDS,
+    DatasetEntry,
     LinkDataset,
+    NodeDataset,
+    choose_kind,
     dataset_info,
     default_root,
+    load_dataset,
     load_link_dataset,
+    load_node_dataset,
     resolve_root,
 )
 
@@ -26,12 +33,17 @@ __all__ = [
     'PlanetoidRaw',
     'RecSysDataset',
     'load_recsys_dataset',
-    'recsys_dataset_info',
     'OGBLinkDataset',
     'OGBNodeDataset',
+    'DATASETS',
+    'KINDS',
+    'DatasetEntry',
     'LinkDataset',
-    'LINK_DATASETS',
+    'NodeDataset',
+    'choose_kind',
+    'load_dataset',
     'load_link_dataset',
+    'load_node_dataset',
     'dataset_info',
     'default_root',
     'resolve_root',

@@ -14,7 +14,7 @@ from torch_geometric.data import Data
 from graphkit.data.base import LocalDataset
 from graphkit.data.io import read_planetoid_pickle
 
-__all__ = ['PlanetoidRaw', 'PLANETOID_NAMES']
+__all__ = ['PlanetoidRaw', 'PLANETOID_NAMES', 'planetoid_files', 'planetoid_candidates']
 
 PLANETOID_NAMES = ('cora', 'citeseer', 'pubmed')
 _KEYS = ('x', 'tx', 'allx', 'y', 'ty', 'ally', 'graph', 'test.index')
@@ -23,6 +23,11 @@ _CAPITALISED = {
     'citeseer': ('CiteSeer', 'Citeseer'),
     'pubmed': ('PubMed', 'Pubmed'),
 }
+
+
+def planetoid_files(name: str) -> List[str]:
+    r"""The eight raw file names of :obj:`name`: ``ind.<name>.{x,tx,allx,y,ty,ally,graph,test.index}``."""
+    return [f'ind.{name.lower()}.{k}' for k in _KEYS]
 
 
 def planetoid_candidates(root: str, name: str) -> List[str]:
@@ -129,7 +134,7 @@ class PlanetoidRaw(LocalDataset):
 
     @property
     def raw_file_names(self) -> List[str]:
-        return [f'ind.{self.name}.{k}' for k in _KEYS]
+        return planetoid_files(self.name)
 
     @property
     def processed_file_names(self) -> List[str]:

@@ -33,14 +33,7 @@ from torch_geometric.data import Data, HeteroData
 
 from graphkit.ops import pairs_to_csr
 
-__all__ = ['RECSYS_DATASETS', 'RecSysDataset', 'read_interactions', 'find_recsys_root', 'load_recsys_dataset',
-           'recsys_dataset_info']
-
-#: Dataset names understood by :func:`load_recsys_dataset` -> the folder name looked for under ``root``.
-RECSYS_DATASETS: Dict[str, str] = {
-    'electronics': 'electronics', 'ml-1m': 'ml-1m', 'gowalla': 'gowalla', 'yelp2018': 'yelp2018',
-    'amazon-book': 'amazon-book', 'amazon-cds': 'amazon-cds',
-}
+__all__ = ['RecSysDataset', 'read_interactions', 'recsys_candidates', 'find_recsys_root', 'load_recsys_dataset']
 
 
 def read_interactions(path: str, num_users: Optional[int] = None,
@@ -175,13 +168,19 @@ class RecSysDataset:
         return pairs_to_csr(pairs, self.num_users, self.num_items)
 
 
+def recsys_candidates(name: str, root: str) -> List[str]:
+    r"""The folders searched for ``train.txt`` / ``test.txt`` of :obj:`name`, in order: ``root/<name>``
+    (as given, then lower case), then ``root`` itself."""
+    return list(dict.fromkeys([osp.join(root, name), osp.join(root, name.lower()), root]))
+
+
 def find_recsys_root(name: str, root: Optional[str] = None) -> str:
     r"""The folder holding ``train.txt`` / ``test.txt`` for :obj:`name`: ``root/<name>/`` if it has them,
     else ``root`` itself. ``root`` defaults to ``$GRAPHKIT_DATA``, then the repository's ``datasets/``."""
     from graphkit.data.registry import resolve_root
     base = resolve_root(root)
-    folder = RECSYS_DATASETS.get(name.lower(), name)
-    candidates = [osp.join(base, folder), base]
+    folder = name
+    candidates = recsys_candidates(name, base)
     for cand in candidates:
         if osp.isfile(osp.join(cand, 'train.txt')) and osp.isfile(osp.join(cand, 'test.txt')):
             return cand
@@ -219,8 +218,8 @@ def load_recsys_dataset(name: str, root: Optional[str] = None, val_ratio: float 
     r"""Load a LightGCN-format dataset.
 
     Args:
-        name (str): One of :obj:`RECSYS_DATASETS` (``electronics``, ``ml-1m``, ``gowalla``, ``yelp2018``,
-            ``amazon-book``, ``amazon-cds``) or any folder name under :obj:`root`.
+        name (str): A recommendation dataset of :obj:`graphkit.data.DATASETS` (``electronics``, ``ml-1m``,
+            ``gowalla``, ``yelp2018``, ``amazon-book``, ``amazon-cds``) or any folder name under :obj:`root`.
         root (str, optional): A folder holding ``<name>/train.txt`` or ``train.txt`` directly.
         val_ratio (float, optional): Share of each user's training items moved to a validation split
             (seeded by :obj:`seed`; users with one training item keep it). ``0`` = no validation split.
@@ -250,19 +249,3 @@ def load_recsys_dataset(name: str, root: Optional[str] = None, val_ratio: float 
     return RecSysDataset(name=name.lower(), num_users=num_users, num_items=num_items, train=train, test=test,
                          valid=valid, root=folder, cold_test_users=cold,
                          extra={'train_lines': train_lines})
-
-
-def recsys_dataset_info(root: Optional[str] = None) -> List[Dict[str, Any]]:
-    """One row per recommendation dataset: name, where it is looked for, found or not (for ``graphkit
-    datasets``)."""
-    from graphkit.data.registry import resolve_root
-    base = resolve_root(root)
-    rows = []
-    for name in RECSYS_DATASETS:
-        try:
-            path, found = find_recsys_root(name, root), True
-        except FileNotFoundError:
-            path, found = osp.join(base, RECSYS_DATASETS[name]), False
-        rows.append({'name': name, 'metric': 'recall@20', 'root': base, 'found': found, 'path': os.fspath(path),
-                     'looks_in': [osp.join(base, RECSYS_DATASETS[name]), base]})
-    return rows

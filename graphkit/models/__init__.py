@@ -1,9 +1,13 @@
-"""End-to-end models, found by name through :obj:`MODELS`."""
+"""End-to-end models, found by name through :obj:`MODELS`; what each task family needs of a model is in
+:mod:`graphkit.models.protocols`."""
 from graphkit.models.gae import GAE
+from graphkit.models.gcn import GCN
 from graphkit.models.heuristics import LinkHeuristic
 from graphkit.models.lightgcn import LightGCN
 from graphkit.models.ncn import NCN, NCNC
+from graphkit.models.protocols import MODEL_PROTOCOLS, LinkModel, Model, NodeModel, RecommendModel
 from graphkit.models.registry import MODELS
 from graphkit.models.ultragcn import UltraGCN
 
-__all__ = ['MODELS', 'LinkHeuristic', 'GAE', 'NCN', 'NCNC', 'UltraGCN', 'LightGCN']
+__all__ = ['MODELS', 'MODEL_PROTOCOLS', 'Model', 'LinkModel', 'RecommendModel', 'NodeModel', 'LinkHeuristic',
+           'GAE', 'GCN', 'NCN', 'NCNC', 'UltraGCN', 'LightGCN']

@@ -6,6 +6,12 @@ separate encoder / predictor learning rates, evaluation every ``eval_every`` epo
 epoch of the best validation score. Target-link removal (``train.target_link_removal``) takes each batch's
 positive edges out of the input graph; ``data.use_valedges_as_input`` adds validation edges to the test-time
 graph (ogbl-collab).
+
+TC-guided edge reweighting (``train.tc_reweight.alpha``, from the `"A Topological Perspective on Demystifying
+GNN-Based Link Prediction Performance" <https://arxiv.org/abs/2310.04612>`_ paper) is an epoch-start hook: at
+the start of every update epoch, :class:`~graphkit.analysis.TCReweighter` recomputes the weighted, normalised
+training adjacency from the current model, and that epoch trains and evaluates on it. Its weights are part of
+the checkpoint, and the mean weighted :math:`TC^{Val}` is logged with every evaluation (``tc_valid``).
 """
 from __future__ import annotations
 
@@ -16,13 +22,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import negative_sampling
 
+from graphkit.configs.schema import Field
 from graphkit.data import load_link_dataset
+from graphkit.io import safe_torch_load
 from graphkit.metrics import Evaluator
-from graphkit.models import MODELS
 from graphkit.ops import remove_edges, to_csr
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import RunDir, Task, progress, safe_load
+from graphkit.tasks.run import SHARED_SCHEMA, Optimizers, RunDir, Task, progress
 
 __all__ = ['LinkTask', 'split_pairs']
 
@@ -48,17 +55,36 @@ class LinkTask(Task):
     r"""One ``graphkit train`` call of a link model: data, model, training, evaluation (the run loop, resume and
     summary come from :class:`~graphkit.tasks.run.Task`)."""
     task = 'link'
+    kinds = ('link',)
+    schema = {
+        **SHARED_SCHEMA,
+        'train.encoder_lr': Field('float', nullable=True, min=0),
+        'train.predictor_lr': Field('float', nullable=True, min=0),
+        'train.batch_size': Field('int', min=1),
+        'train.eval_batch_size': Field('int', min=1),
+        'train.target_link_removal': Field('bool'),
+        'train.grad_clip': Field('float', nullable=True, min=0),
+        'train.num_neg': Field('int', min=1),
+        'train.tc_reweight.alpha': Field('float', nullable=True, min=0),
+        'train.tc_reweight.update_interval': Field('int', min=1),
+        'train.tc_reweight.warm_up': Field('int', min=0),
+        'data.use_valedges_as_input': Field('bool'),
+        'eval.ks': Field('list[int]', min=1),
+    }
 
     def __init__(self, opts: TrainOptions, cfg: Dict[str, Any]) -> None:
         super().__init__(opts, cfg)
-        self.model_cls = MODELS.get(opts.model)
+        self.model_cls, _ = self.resolve_model()
         tr = cfg['train']
-        for key in ('batch_size', 'eval_batch_size', 'num_neg'):
-            if not isinstance(tr[key], int) or tr[key] < 1:
-                raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
+        self.tc_alpha = tr['tc_reweight']['alpha']
+        if self.tc_alpha is not None and (tr['target_link_removal'] or cfg['data']['use_valedges_as_input']):
+            raise ValueError('train.tc_reweight trains and evaluates on the reweighted training graph: it needs '
+                             'train.target_link_removal=false and data.use_valedges_as_input=false')
+        self.reweighter: Any = None
 
         ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed)
         self.name, self.data, self.split, self.split_seed = ds.name, ds.data, ds.split_edge, opts.seed
+        self.seeded_split = ds.seeded_split
         self.metric = (cfg['eval']['metric'] or ds.metric).lower()
         self.evaluator = Evaluator(ds.eval_name)
         self.ks = sorted(set(int(k) for k in cfg['eval']['ks']))
@@ -71,10 +97,10 @@ class LinkTask(Task):
         self.num_nodes = int(self.data.num_nodes)
 
     # Data -------------------------------------------------------------------------------------------------
-    def prepare(self, seed: int) -> None:
-        """Prepare the split and graphs of the run with :obj:`seed` (Planetoid draws a new split per seed; OGB
-        splits are fixed)."""
-        if seed != self.split_seed:
+    def prepare(self, seed: int, run: int = 0) -> None:
+        """Prepare the split and graphs of the run with :obj:`seed` (Planetoid draws a new split per seed and is
+        reloaded; OGB splits are fixed and loaded once)."""
+        if self.seeded_split and seed != self.split_seed:
             self.split = load_link_dataset(self.opts.dataset, self.opts.root, seed=seed).split_edge
             self.split_seed = seed
         pos, _ = split_pairs(self.split['train'])
@@ -86,13 +112,29 @@ class LinkTask(Task):
             self.test_adj = to_csr(torch.cat([self.train_pos, self.valid[0]], dim=1), self.num_nodes)
         else:
             self.test_adj = self.adj
+        if self.tc_alpha is not None:
+            from graphkit.analysis.reweight import TCReweighter
+            rw = self.cfg['train']['tc_reweight']
+            self.reweighter = TCReweighter(self.train_pos, self.num_nodes, alpha=self.tc_alpha,
+                                           update_interval=rw['update_interval'], warm_up=rw['warm_up'])
+            self.adj = self.test_adj = self.reweighter.adj
+            self.has_valid = torch.zeros(self.num_nodes, dtype=torch.bool, device=self.device)
+            self.has_valid[self.valid[0].reshape(-1)] = True
 
     # Model ------------------------------------------------------------------------------------------------
     def build(self) -> Tuple[torch.nn.Module, Optional[torch.optim.Optimizer]]:
         """The model and its Adam optimiser (encoder / predictor learning rates); no optimiser if untrainable."""
         model = self.model_cls.from_config(dict(self.cfg['model']), self.data).to(self.device)
-        if not getattr(model, 'trainable', True):
+        if not model.trainable:
             return model, None
+        if self.reweighter is not None:
+            from torch_geometric.nn.conv import GCNConv, SAGEConv
+
+            from graphkit.analysis.reweight import use_given_weights
+            if not any(isinstance(m, (GCNConv, SAGEConv)) for m in model.modules()):
+                raise ValueError(f"train.tc_reweight needs a GCN or SAGE encoder (e.g. model gae); model "
+                                 f"'{self.opts.model}' has none")
+            use_given_weights(model)
         tr, groups, seen = self.cfg['train'], [], set()
         for attr in ('encoder', 'predictor'):
             module = getattr(model, attr, None)
@@ -115,7 +157,7 @@ class LinkTask(Task):
         if not states:
             raise FileNotFoundError(f"--init-from '{src.path}' holds no best_run*.pt model states")
         path = src.best_state(run) if src.best_state(run).exists() else states[run % len(states)]
-        missing, unexpected = model.load_state_dict(safe_load(path), strict=False)
+        missing, unexpected = model.load_state_dict(safe_torch_load(path), strict=False)
         if unexpected:
             raise ValueError(f"--init-from '{path}' has parameters the model does not know: {unexpected[:5]}")
 
@@ -128,9 +170,15 @@ class LinkTask(Task):
             out = torch.cat([out, negative_sampling(both, self.num_nodes, num_neg_samples=num)], dim=1)
         return out[:, :num]
 
-    def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+    def start_epoch(self, model: torch.nn.Module, epoch: int) -> None:
+        """The epoch-start hook: with TC reweighting, the graph this epoch trains and evaluates on."""
+        if self.reweighter is not None:
+            self.adj = self.test_adj = self.reweighter(epoch, model, self.x)
+
+    def train_epoch(self, model: torch.nn.Module, optimizer: Optimizers, epoch: int) -> float:
         """One epoch over the training positives; returns the mean loss."""
         tr = self.cfg['train']
+        self.start_epoch(model, epoch)
         model.train()
         num_pos = self.train_pos.size(1)
         neg = self._negatives(num_pos * tr['num_neg']).view(2, tr['num_neg'], num_pos)
@@ -195,12 +243,32 @@ class LinkTask(Task):
         return {'valid': self._evaluate_split(model, self.adj, *self.valid),
                 'test': self._evaluate_split(model, self.test_adj, *self.test)}
 
+    def state_dict(self) -> Dict[str, Any]:
+        """The reweighted edge weights (TC reweighting only), so that ``--resume`` continues on the same graph."""
+        if self.reweighter is None:
+            return {}
+        return {'edge_weight': self.reweighter.edge_weight.cpu(), 'num_updates': self.reweighter.num_updates}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if self.reweighter is not None and state:
+            self.reweighter.set_weights(state['edge_weight'].to(self.device), state['num_updates'])
+            self.adj = self.test_adj = self.reweighter.adj
+
+    def log_extra(self) -> Dict[str, Any]:
+        """With TC reweighting: the mean weighted 1-hop :math:`TC^{Val}` of the nodes with validation edges."""
+        if self.reweighter is None:
+            return {}
+        return {'tc_valid': float(self.reweighter.tc(self.valid[0])[self.has_valid].mean())}
+
     def protocol(self) -> Dict[str, Any]:
+        tr = self.cfg['train']
         return {
-            'target_link_removal': self.cfg['train']['target_link_removal'],
+            'target_link_removal': tr['target_link_removal'],
             'use_valedges_as_input': self.cfg['data']['use_valedges_as_input'],
-            'negatives_per_positive': self.cfg['train']['num_neg'],
-            'selection': f'test at best valid {self.metric}',
+            'negatives_per_positive': tr['num_neg'],
+            'tc_reweight': dict(tr['tc_reweight']) if self.tc_alpha is not None else None,
+            'selection': f'test at the best {self.select_on} {self.metric}' if self.select_on != 'last'
+                         else 'the last evaluation',
         }
 
 

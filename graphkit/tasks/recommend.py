@@ -28,13 +28,13 @@ from typing import Any, Dict, Optional
 import torch
 from torch import Tensor
 
-from graphkit.data.recsys import load_recsys_dataset
+from graphkit.configs.schema import Field
+from graphkit.data import load_dataset
 from graphkit.metrics.ranking import mean_over, ranking_metrics
-from graphkit.models import MODELS
 from graphkit.ops import gcn_norm, pairs_to_csr, to_csr
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import Task, progress
+from graphkit.tasks.run import SHARED_SCHEMA, Task, progress
 
 __all__ = ['RecommendTask', 'evaluate_ranking']
 
@@ -53,19 +53,22 @@ class RecommendTask(Task):
     r"""One ``graphkit train`` call of a recommendation model (the run loop, resume and summary come from
     :class:`~graphkit.tasks.run.Task`)."""
     task = 'recommend'
+    kinds = ('recommend',)
+    schema = {
+        **SHARED_SCHEMA,
+        'train.select_on': Field('str', choices=('valid', 'test')),
+        'train.batch_size': Field('int', min=1),
+        'train.eval_batch_size': Field('int', min=1),
+        'train.eval_every_from': Field('int', nullable=True, min=0),
+        'data.val_ratio': Field('float', min=0, max=0.99),
+        'eval.ks': Field('list[int]', min=1),
+        'eval.denominator': Field('str', choices=('all', 'with_truth')),
+    }
 
     def __init__(self, opts: TrainOptions, cfg: Dict[str, Any]) -> None:
         super().__init__(opts, cfg)
-        self.model_cls = MODELS.get(opts.model)
-        tr, ev = cfg['train'], cfg['eval']
-        for key in ('batch_size', 'eval_batch_size'):
-            if not isinstance(tr[key], int) or tr[key] < 1:
-                raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
-        if tr['select_on'] not in ('valid', 'test'):
-            raise ValueError(f"Config key 'train.select_on' must be 'valid' or 'test' (got {tr['select_on']!r})")
-        if ev['denominator'] not in ('all', 'with_truth'):
-            raise ValueError(f"Config key 'eval.denominator' must be 'all' or 'with_truth' "
-                             f"(got {ev['denominator']!r})")
+        self.model_cls, _ = self.resolve_model()
+        ev = cfg['eval']
         self.ks = sorted(set(int(k) for k in ev['ks']))
         self.metric = (ev['metric'] or f'recall@{self.ks[0]}').lower()
         name, _, k = self.metric.partition('@')
@@ -75,12 +78,11 @@ class RecommendTask(Task):
         if int(k) not in self.ks:
             self.ks.append(int(k))
             self.ks.sort()
-        self.select_on = tr['select_on']
-        val_ratio = 0.0 if self.select_on == 'test' else float(cfg['data']['val_ratio'])
+        val_ratio = 0.0 if self.select_on == 'test' else cfg['data']['val_ratio']
         if self.select_on == 'valid' and val_ratio <= 0:
             raise ValueError("train.select_on 'valid' needs data.val_ratio > 0 (or use train.select_on=test, "
                              'the official protocol)')
-        self.ds = load_recsys_dataset(opts.dataset, opts.root, val_ratio=val_ratio, seed=opts.seed)
+        self.ds = load_dataset(opts.dataset, 'recommend', opts.root, seed=opts.seed, val_ratio=val_ratio)
         if self.ds.cold_test_users and not opts.quiet:
             print(f'Note: {self.ds.cold_test_users} users have test items but no training item; they are '
                   f'ranked with untrained embeddings', file=sys.stderr)

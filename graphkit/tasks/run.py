@@ -4,10 +4,13 @@ A run directory holds
 
 * ``config.yaml``: the resolved configuration,
 * ``metrics.jsonl``: one JSON line per evaluation,
-* ``checkpoint.pt``: the state of the run in progress (state dicts, plain values and RNG states only, loadable
-  with ``torch.load(..., weights_only=True)``), rewritten atomically after every epoch so ``--resume`` continues,
-* ``best_run{r}.pt``: the best-on-valid model state of each finished run,
-* ``summary.json``: per-run and mean ± std results, #params, wall time and a version stamp.
+* ``checkpoint.pt``: the state of the run in progress (model, optimisers, LR schedulers, task state, RNG
+  states: state dicts and plain values only, loadable with ``torch.load(..., weights_only=True)``), rewritten
+  atomically after every epoch so ``--resume`` continues,
+* ``best_run{r}.pt``: the model state of each finished run at its selected epoch,
+* ``train.log``: one line per epoch and per evaluation, with times (what the terminal showed),
+* ``summary.json``: per-run and mean ± std results of each split, the selection rule, #params, wall time and a
+  version stamp.
 """
 from __future__ import annotations
 
@@ -20,18 +23,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import yaml
 
 import graphkit
-from graphkit.io import atomic_torch_save, atomic_write_text
-from graphkit.io import safe_torch_load as safe_load
+from graphkit.configs.schema import Field, validate
+from graphkit.io import atomic_torch_save, atomic_write_text, safe_torch_load
+from graphkit.metrics.names import is_better, metric_direction
 
 __all__ = [
-    'RunDir', 'Task', 'load_run', 'seed_everything', 'rng_state', 'set_rng_state', 'version_stamp',
-    'mean_std', 'progress', 'count_parameters', 'safe_load',
+    'RunDir', 'Task', 'Optimizers', 'make_scheduler', 'load_run', 'seed_everything', 'rng_state',
+    'set_rng_state', 'version_stamp', 'mean_std', 'progress', 'count_parameters', 'SHARED_SCHEMA', 'SPLITS',
 ]
 
 
@@ -103,11 +107,122 @@ def mean_std(values: Iterable[float]) -> Dict[str, Optional[float]]:
     return {'mean': t.mean().item(), 'std': std}
 
 
+def is_tty() -> bool:
+    """Whether stderr is a terminal (progress bars there; plain lines otherwise)."""
+    return sys.stderr.isatty()
+
+
+class _PlainProgress:
+    r"""An iterable that prints a plain progress line to stderr at most every :obj:`every` seconds: what a
+    log file, ``nohup``, SLURM or CI shows instead of a progress bar."""
+
+    def __init__(self, iterable: Iterable, desc: str = '', unit: str = 'it', total: Optional[int] = None,
+                 every: float = 30.0) -> None:
+        self.iterable, self.desc, self.unit, self.every = iterable, desc, unit, every
+        self.total = total if total is not None else (len(iterable) if hasattr(iterable, '__len__') else None)
+
+    def __iter__(self) -> Iterator:
+        t0 = last = time.perf_counter()
+        for i, item in enumerate(self.iterable):
+            now = time.perf_counter()
+            if now - last >= self.every and i:
+                last = now
+                done = f'{i}/{self.total}' if self.total else str(i)
+                eta = (f', ETA {format_seconds((now - t0) / i * (self.total - i))}' if self.total else '')
+                print(f'{self.desc}: {done} {self.unit}s, elapsed {format_seconds(now - t0)}{eta}',
+                      file=sys.stderr, flush=True)
+            yield item
+
+    def __len__(self) -> int:
+        return self.total or 0
+
+
 def progress(iterable: Iterable, quiet: bool = False, **kwargs: Any) -> Iterable:
-    """A tqdm bar on stderr, off under :obj:`quiet` or when stderr is not a terminal."""
+    r"""Progress over :obj:`iterable` on stderr: a tqdm bar on a terminal, a plain line at most every 30 s
+    otherwise (``desc``, ``unit``, ``total`` are read by both), nothing under :obj:`quiet`."""
+    if quiet:
+        return iterable
+    if not is_tty():
+        return _PlainProgress(iterable, kwargs.get('desc', ''), kwargs.get('unit', 'it'), kwargs.get('total'))
     from tqdm import tqdm
-    disable = quiet or not sys.stderr.isatty()
-    return tqdm(iterable, disable=disable, file=sys.stderr, leave=False, dynamic_ncols=True, **kwargs)
+    return tqdm(iterable, file=sys.stderr, leave=False, dynamic_ncols=True, **kwargs)
+
+
+def format_seconds(seconds: float) -> str:
+    """``'42.0 s'``, ``'3.5 min'`` or ``'2.1 h'``."""
+    if seconds < 120:
+        return f'{seconds:.1f} s'
+    if seconds < 7200:
+        return f'{seconds / 60:.1f} min'
+    return f'{seconds / 3600:.1f} h'
+
+
+class Optimizers:
+    r"""The optimisers and learning-rate schedulers of one run, stepped together: a task's :meth:`Task.build`
+    may return one optimiser, several, and schedulers (stepped once per epoch by the run loop). Their states
+    are saved in ``checkpoint.pt`` and restored on ``--resume``.
+
+    Args:
+        optimizers (Optimizer or list of Optimizer): The optimisers.
+        schedulers (list of LRScheduler, optional): Schedulers, stepped after every epoch.
+    """
+
+    def __init__(self, optimizers: Union[torch.optim.Optimizer, Sequence[torch.optim.Optimizer]],
+                 schedulers: Sequence[Any] = ()) -> None:
+        self.optimizers = [optimizers] if isinstance(optimizers, torch.optim.Optimizer) else list(optimizers)
+        self.schedulers = list(schedulers)
+        if not self.optimizers:
+            raise ValueError("'Optimizers' needs at least one optimizer")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+
+    def epoch_end(self) -> None:
+        """Step every scheduler (the run loop calls it after each training epoch)."""
+        for sched in self.schedulers:
+            sched.step()
+
+    @property
+    def lr(self) -> float:
+        """The current learning rate of the first parameter group (for the log)."""
+        return float(self.optimizers[0].param_groups[0]['lr'])
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'optimizers': [o.state_dict() for o in self.optimizers],
+                'schedulers': [s.state_dict() for s in self.schedulers]}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if 'optimizers' not in state:  # a checkpoint of one bare optimiser
+            state = {'optimizers': [state], 'schedulers': []}
+        if len(state['optimizers']) != len(self.optimizers) or len(state['schedulers']) != len(self.schedulers):
+            raise ValueError(f"The checkpoint holds {len(state['optimizers'])} optimizer(s) and "
+                             f"{len(state['schedulers'])} scheduler(s); the run has {len(self.optimizers)} and "
+                             f'{len(self.schedulers)}: was it started with another config?')
+        for obj, st in zip(self.optimizers + self.schedulers, state['optimizers'] + state['schedulers']):
+            obj.load_state_dict(st)
+
+    def __repr__(self) -> str:
+        names = [type(o).__name__ for o in self.optimizers + self.schedulers]
+        return f"{self.__class__.__name__}({', '.join(names)})"
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, name: Optional[str], epochs: int, step_size: int = 50,
+                   gamma: float = 0.5) -> List[Any]:
+    r"""The learning-rate scheduler :obj:`name` of :obj:`optimizer` as a list (empty for :obj:`None`):
+    ``'step'`` multiplies the rate by :obj:`gamma` every :obj:`step_size` epochs, ``'cosine'`` anneals it to 0
+    over :obj:`epochs` (:class:`torch.optim.lr_scheduler.CosineAnnealingLR`)."""
+    if name is None:
+        return []
+    if name == 'step':
+        return [torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)]
+    if name == 'cosine':
+        return [torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))]
+    raise ValueError(f"'scheduler' must be null, 'step' or 'cosine' (got {name!r})")
 
 
 class RunDir:
@@ -178,60 +293,105 @@ def finite(value: float) -> Optional[float]:
     return value if math.isfinite(value) else None
 
 
+#: The splits an evaluation may report, in the order they are shown.
+SPLITS = ('train', 'valid', 'test')
+
+#: Keys every task reads (``configs/defaults.yaml``), with their declared form.
+SHARED_SCHEMA: Dict[str, Field] = {
+    'train.epochs': Field('int', min=0),
+    'train.lr': Field('float', min=0),
+    'train.weight_decay': Field('float', min=0),
+    'train.eval_every': Field('int', min=1),
+    'train.early_stop': Field('int', nullable=True, min=1),
+    'train.time_budget_s': Field('float', nullable=True, min=0),
+    'train.select_on': Field('str', choices=('valid', 'test', 'last')),
+    'eval.metric': Field('str', nullable=True),
+}
+
+
 class Task:
-    r"""The run loop shared by every task: seeds, resume, best-epoch selection, early stopping, a time budget,
-    checkpoints and the summary. A task subclasses it and provides
+    r"""The run loop shared by every task family (link, recommend, node, cluster, graph): seeds, resume,
+    best-epoch selection, early stopping, a time budget, checkpoints, progress and the summary.
 
-    * :meth:`prepare` (per-seed data, *e.g.* a Planetoid split), :meth:`build` (model and optimiser),
-    * :meth:`train_epoch` (returns the mean loss) and :meth:`evaluate` (``{'valid': {...}, 'test': {...}}``;
-      ``'valid'`` may be missing when selecting on test),
-    * :meth:`protocol` (what the summary says about how numbers were produced),
+    A task subclasses it and provides
 
-    and sets :attr:`metric` (the selection metric), :attr:`select_on` (``'valid'`` or ``'test'``),
-    :attr:`name` (the dataset), :attr:`device` and :attr:`task`.
+    * :meth:`prepare` (per-run data: a seeded split, a cross-validation fold), :meth:`build` (the model and
+      its optimiser(s): an :class:`~torch.optim.Optimizer`, an :class:`Optimizers` with several optimisers and
+      LR schedulers, or :obj:`None` for a model that is not trained),
+    * :meth:`train_epoch` (returns the mean loss) and :meth:`evaluate` (``{split: {metric: value}}`` for the
+      splits it has: ``{'valid', 'test'}``, ``{'test'}`` only for clustering, ...; no split is invented),
+    * optionally :meth:`init_model`, :meth:`state_dict` / :meth:`load_state_dict` (task state that must
+      survive ``--resume``, *e.g.* TC reweighting), :meth:`log_extra`, :meth:`protocol`, :meth:`summary_extra`,
 
-    Config keys read here: ``train.epochs``, ``train.eval_every``, ``train.early_stop`` (evaluations without
-    improvement before stopping; :obj:`None`: never), ``train.time_budget_s`` (wall seconds per run after which
-    training stops, inside an epoch if need be, evaluates and ends; :obj:`None`: no budget).
+    and sets :attr:`metric` (the selection metric), :attr:`name` (the dataset) and :attr:`task`. The metric's
+    direction (:func:`~graphkit.metrics.names.metric_direction`: ``max`` for accuracy / F1 / Hits / Recall,
+    ``min`` for a loss / MAE / RMSE) drives selection and early stopping.
+
+    Config keys read here (:obj:`SHARED_SCHEMA`): ``train.epochs``, ``train.lr``, ``train.weight_decay``,
+    ``train.eval_every``, ``train.early_stop`` (evaluations without improvement before stopping; :obj:`None`:
+    never), ``train.time_budget_s`` (wall seconds per run after which training stops, inside an epoch if need
+    be, evaluates and ends), ``train.select_on`` (``valid`` / ``test``: the epoch with the best selection
+    metric on that split is reported; ``last``: the final evaluation, for tasks without a held-out split) and
+    ``eval.metric``. A subclass declares its own keys in :attr:`schema`; every value is checked (type, range,
+    choices) before any data, model or file is made.
     """
     task: str = ''
-    select_on: str = 'valid'
+    #: The kinds of dataset the task serves (see :obj:`graphkit.data.KINDS`).
+    kinds: Tuple[str, ...] = ()
+    #: Declared config keys (checked in :meth:`__init__`).
+    schema: Dict[str, Field] = SHARED_SCHEMA
+    #: The :mod:`typing.Protocol` a built model must satisfy (:mod:`graphkit.models.protocols`); None: any.
+    model_protocol: Optional[type] = None
     metric: str = ''
     name: str = ''
 
     def __init__(self, opts: Any, cfg: Dict[str, Any]) -> None:
-        self.opts, self.cfg = opts, cfg
+        self.opts, self.cfg = opts, validate(cfg, self.schema)
         self.device = torch.device(opts.device)
         self.results: List[Dict[str, Any]] = []
         self.num_parameters = 0
         self.deadline: Optional[float] = None
+        self._log_file: Optional[Path] = None
         tr = cfg['train']
-        for key in ('epochs', 'eval_every'):
-            if not isinstance(tr[key], int) or tr[key] < (0 if key == 'epochs' else 1):
-                raise ValueError(f"Config key 'train.{key}' must be a positive integer (got {tr[key]!r})")
-        if tr.get('early_stop') is not None and (not isinstance(tr['early_stop'], int) or tr['early_stop'] < 1):
-            raise ValueError(f"Config key 'train.early_stop' must be null or a positive integer "
-                             f"(got {tr['early_stop']!r})")
-        budget = tr.get('time_budget_s')
-        if budget is not None and (not isinstance(budget, (int, float)) or budget < 0):
-            raise ValueError(f"Config key 'train.time_budget_s' must be null or >= 0 (got {budget!r})")
+        self.select_on: str = tr['select_on']
+        if self.select_on == 'last' and tr['early_stop'] is not None:
+            raise ValueError("Config key 'train.early_stop' needs train.select_on 'valid' or 'test' (with "
+                             "'last' nothing is selected)")
+
+    @property
+    def direction(self) -> str:
+        """``'max'`` or ``'min'``: whether a larger :attr:`metric` is better."""
+        return metric_direction(self.metric)
 
     # To provide ---------------------------------------------------------------------------------------------
-    def prepare(self, seed: int) -> None:
-        """Set up what depends on the run's seed (default: nothing)."""
+    def prepare(self, seed: int, run: int = 0) -> None:
+        """Set up what depends on the run: its :obj:`seed` (a Planetoid link split) or its index :obj:`run`
+        (the cross-validation fold of a graph-level task). Default: nothing."""
 
-    def build(self) -> Any:
-        """Return ``(model, optimizer)``; the optimiser is :obj:`None` for models that are not trained."""
+    def build(self) -> Tuple[torch.nn.Module, Any]:
+        """Return ``(model, optimizer)``: an :class:`~torch.optim.Optimizer`, an :class:`Optimizers`, or
+        :obj:`None` for models that are not trained."""
         raise NotImplementedError
 
     def init_model(self, model: torch.nn.Module, run: int) -> None:
         """Initialise a freshly built model before training (default: nothing)."""
 
-    def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+    def train_epoch(self, model: torch.nn.Module, optimizer: Optimizers, epoch: int) -> float:
         raise NotImplementedError
 
     def evaluate(self, model: torch.nn.Module) -> Dict[str, Dict[str, float]]:
         raise NotImplementedError
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Task state that ``--resume`` must restore (tensors and plain values; default: none)."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def log_extra(self) -> Dict[str, Any]:
+        """Extra plain values written with every evaluation to ``metrics.jsonl`` (default: none)."""
+        return {}
 
     def protocol(self) -> Dict[str, Any]:
         """How the numbers were produced, for the summary."""
@@ -245,6 +405,17 @@ class Task:
         """Called once before the first run (*e.g.* to print a protocol notice)."""
 
     # Shared -----------------------------------------------------------------------------------------------
+    def resolve_model(self) -> Tuple[type, str]:
+        """The model class of ``opts.model`` and the kind of dataset it reads from ``opts.dataset`` (a
+        :class:`ValueError` naming both when the dataset serves no kind the model accepts)."""
+        from graphkit.data import choose_kind
+        from graphkit.models import MODELS
+        model_cls = MODELS.get(self.opts.model)
+        if model_cls.task != self.task:
+            raise ValueError(f"Model '{self.opts.model}' belongs to the {model_cls.task} task, not {self.task}")
+        kind = choose_kind(self.opts.dataset, model_cls.kinds, f"model '{self.opts.model}'")
+        return model_cls, kind
+
     def eval_due(self, epoch: int, epochs: int) -> bool:
         """Whether to evaluate after :obj:`epoch`."""
         return epoch % self.cfg['train']['eval_every'] == 0 or epoch == epochs
@@ -253,33 +424,86 @@ class Task:
         """Whether the run's time budget is spent (checked between epochs and between batches)."""
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
+    def selection_rule(self) -> str:
+        """How the reported epoch is chosen, in words (for the summary and the final table)."""
+        if self.select_on == 'last':
+            return 'the last evaluation (no held-out split to select on)'
+        best = 'highest' if self.direction == 'max' else 'lowest'
+        return f'the evaluation with the {best} {self.select_on} {self.metric}'
+
+    def log(self, line: str, stream: Optional[Any] = sys.stdout) -> None:
+        """Print :obj:`line` (unless quiet; :obj:`stream` :obj:`None`: file only) and append it to the run
+        directory's ``train.log``."""
+        if stream is not None and not self.opts.quiet:
+            print(line, file=stream, flush=True)
+        if self._log_file is not None:
+            with open(self._log_file, 'a') as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+    def _select(self, res: Dict[str, Dict[str, float]], best: Dict[str, Any]) -> bool:
+        """Whether the evaluation :obj:`res` replaces :obj:`best`."""
+        if self.select_on == 'last' or best['epoch'] < 0:
+            if self.select_on != 'last' and self.metric not in res.get(self.select_on, {}):
+                raise ValueError(f"train.select_on is '{self.select_on}' but the {self.task} task's evaluation "
+                                 f"has no {self.select_on} {self.metric} (splits: {sorted(res)}); choose "
+                                 f"train.select_on among {[s for s in res if self.metric in res[s]] + ['last']}")
+            return True
+        return is_better(res[self.select_on][self.metric], best[self.select_on][self.metric], self.direction)
+
+    def _eval_line(self, run: int, epoch: int, loss: Optional[float], res: Dict[str, Dict[str, float]]) -> str:
+        shown = ', '.join(f'{s.capitalize()}: {res[s][self.metric]:.4f}' for s in SPLITS
+                          if self.metric in res.get(s, {}))
+        return (f"Run: {run + 1:02d}, Epoch: {epoch:03d}, Loss: {'-' if loss is None else f'{loss:.4f}'}, "
+                f'{shown} ({self.metric})')
+
+    @staticmethod
+    def _epoch_line(run: int, epoch: int, epochs: int, loss: Optional[float], optimizer: Optimizers,
+                    epoch_time: float, elapsed: float, done: int) -> str:
+        eta = elapsed / max(done, 1) * (epochs - epoch)
+        return (f"Run {run + 1:02d} | epoch {epoch}/{epochs} | loss {'-' if loss is None else f'{loss:.4f}'} | "
+                f'lr {optimizer.lr:.3g} | {epoch_time:.2f} s/epoch | elapsed {format_seconds(elapsed)} | '
+                f'ETA {format_seconds(eta)}')
+
     def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         """Train and evaluate run :obj:`run` (seed ``opts.seed + run``), resuming from :obj:`ckpt` if given."""
         tr = self.cfg['train']
         seed = self.opts.seed + run
         seed_everything(seed)
-        self.prepare(seed)
+        self.prepare(seed, run)
         model, optimizer = self.build()
+        if isinstance(optimizer, torch.optim.Optimizer):
+            optimizer = Optimizers(optimizer)
         self.init_model(model, run)
         epochs = tr['epochs'] if optimizer is not None else 0
-        best: Dict[str, Any] = {'epoch': -1, 'valid': {}, 'test': {}}
+        best: Dict[str, Any] = {'epoch': -1}
         best_state, start, elapsed, bad, stopped = None, 1, 0.0, 0, False
         if ckpt is not None:
             model.load_state_dict(ckpt['model'])
             optimizer.load_state_dict(ckpt['optimizer'])
+            self.load_state_dict(ckpt.get('task', {}))
             best, best_state, elapsed = ckpt['best'], ckpt['best_model'], ckpt['elapsed']
             bad, stopped, start = ckpt['bad_evals'], ckpt['stopped'], ckpt['epoch'] + 1
             set_rng_state(ckpt['rng'])
         t0 = time.perf_counter() - elapsed
-        budget = tr.get('time_budget_s')
+        budget = tr['time_budget_s']
         self.deadline = None if budget is None else t0 + budget
         train_time, eval_time, num_evals, epoch = 0.0, 0.0, 0, start - 1
-        for epoch in [0] if not epochs else [] if stopped else range(start, epochs + 1):
+        if optimizer is None:
+            schedule: Iterable[int] = [0]  # a model that is not trained: evaluated once, as epoch 0
+        elif stopped:
+            schedule = []  # resumed after the run had stopped early: nothing left to train
+        else:
+            schedule = range(start, epochs + 1)
+        for epoch in schedule:
             loss = None
             if epoch > 0:
                 t1 = time.perf_counter()
                 loss = self.train_epoch(model, optimizer, epoch)
+                optimizer.epoch_end()
                 train_time += time.perf_counter() - t1
+                self.log(self._epoch_line(run, epoch, epochs, loss, optimizer, time.perf_counter() - t1,
+                                          time.perf_counter() - t0, epoch - start + 1),
+                         None if is_tty() else sys.stderr)  # a terminal shows the progress bar instead
             over = self.out_of_time()
             if epoch == 0 or over or self.eval_due(epoch, epochs):
                 t1 = time.perf_counter()
@@ -287,45 +511,56 @@ class Task:
                 eval_time += time.perf_counter() - t1
                 num_evals += 1
                 rundir.log_metrics({'run': run, 'epoch': epoch, 'loss': None if loss is None else finite(loss),
-                                    **res, 'time_s': time.perf_counter() - t0})
-                score = res[self.select_on][self.metric]
-                if best['epoch'] < 0 or score > best[self.select_on][self.metric]:
-                    best = {'epoch': epoch, 'valid': res.get('valid', {}), 'test': res['test']}
+                                    **res, **self.log_extra(), 'time_s': time.perf_counter() - t0})
+                if self._select(res, best):
+                    best = {'epoch': epoch, **res}
                     best_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
                     bad = 0
                 else:
                     bad += 1
-                if not self.opts.quiet:
-                    val = f"{res['valid'][self.metric]:.4f}" if 'valid' in res else '-'
-                    print(f"Run: {run + 1:02d}, Epoch: {epoch:03d}, Loss: {'-' if loss is None else f'{loss:.4f}'}, "
-                          f"Val: {val}, Test: {res['test'][self.metric]:.4f} ({self.metric})", flush=True)
-                stopped = over or (tr.get('early_stop') is not None and bad >= tr['early_stop'])
+                self.log(self._eval_line(run, epoch, loss, res))
+                stopped = over or (tr['early_stop'] is not None and bad >= tr['early_stop'])
             if epoch > 0:
                 rundir.save(rundir.checkpoint, {
                     'run': run, 'epoch': epoch, 'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                    'best': best, 'best_model': best_state, 'rng': rng_state(), 'bad_evals': bad,
-                    'stopped': stopped, 'elapsed': time.perf_counter() - t0, 'results': self.results,
+                    'task': self.state_dict(), 'best': best, 'best_model': best_state, 'rng': rng_state(),
+                    'bad_evals': bad, 'stopped': stopped, 'elapsed': time.perf_counter() - t0,
+                    'results': self.results,
                 })
             if stopped:
                 break
         rundir.save(rundir.best_state(run), best_state if best_state is not None else model.state_dict())
         self.num_parameters = count_parameters(model)
         done = max(epoch - start + 1, 0)
+        splits = {s: best[s] for s in SPLITS if s in best}
         return {'run': run, 'seed': seed, 'best_epoch': best['epoch'], 'last_epoch': epoch, 'stopped_early': stopped,
-                'valid': best['valid'], 'test': best['test'], 'wall_time_s': time.perf_counter() - t0,
+                **splits, 'wall_time_s': time.perf_counter() - t0,
                 'train_time_per_epoch_s': train_time / done if done else None,
                 'eval_time_s': eval_time / num_evals if num_evals else None}
 
     def run(self) -> Dict[str, Any]:
-        """All runs, resuming from ``opts.out`` under ``opts.resume``; writes and returns the summary."""
+        """All runs, resuming from ``opts.out`` under ``opts.resume``; writes and returns the summary.
+
+        The data, the model and its optimiser are built once before the run directory is created, so that a
+        run whose input or config is bad fails leaving nothing behind.
+        """
         rundir = RunDir(self.opts.out)
         ckpt, self.results = None, []
         if self.opts.resume and rundir.checkpoint.exists():
-            ckpt = safe_load(rundir.checkpoint)
+            ckpt = safe_torch_load(rundir.checkpoint)
             self.results = list(ckpt['results'])
             if ckpt['run'] == len(self.results) - 1:  # the checkpointed run had finished
                 ckpt = None
+        seed_everything(self.opts.seed)
+        self.prepare(self.opts.seed, 0)
+        model = self.build()[0]
+        if self.model_protocol is not None and not isinstance(model, self.model_protocol):
+            raise ValueError(f"Model '{self.opts.model}' ({type(model).__name__}) does not implement "
+                             f'{self.model_protocol.__module__}.{self.model_protocol.__name__}, which the '
+                             f'{self.task} task needs')
+        self.num_parameters = count_parameters(model)
         rundir.create(self.cfg, resume=self.opts.resume)
+        self._log_file = rundir.path / 'train.log'
         if ckpt is not None:
             done = (ckpt['run'], ckpt['epoch'])
             rundir.truncate_metrics(lambda r: (r['run'], r['epoch']) <= done)
@@ -337,36 +572,40 @@ class Task:
             self.results.append(self.run_one(run, rundir, resume_here))
             ckpt = None
             if rundir.checkpoint.exists():  # record that this run finished
-                state = safe_load(rundir.checkpoint)
+                state = safe_torch_load(rundir.checkpoint)
                 state['results'] = self.results
                 rundir.save(rundir.checkpoint, state)
-        if not self.num_parameters:
-            self.num_parameters = count_parameters(self.build()[0])
         summary = self.summarize()
         rundir.write_json('summary.json', summary)
         return summary
 
     def summarize(self) -> Dict[str, Any]:
-        """Per-run results, mean ± unbiased std of valid and test, #params, wall time, protocol, versions."""
-        keys = list(self.results[0]['test'])
-        with_valid = [r for r in self.results if r['valid']]
-        return {
+        """Per-run results, mean ± unbiased std of each split that exists, #params, wall time, the selection
+        rule, protocol and versions."""
+        splits = [s for s in SPLITS if any(r.get(s) for r in self.results)]
+        out: Dict[str, Any] = {
             'task': self.task, 'model': self.opts.model, 'dataset': self.name, 'metric': self.metric,
-            'runs': self.results,
-            'valid': {k: mean_std(r['valid'][k] for r in with_valid) for k in keys},
-            'test': {k: mean_std(r['test'][k] for r in self.results) for k in keys},
+            'direction': self.direction, 'select_on': self.select_on, 'selection': self.selection_rule(),
+            'splits': splits, 'runs': self.results,
+        }
+        for s in splits:
+            with_split = [r for r in self.results if r.get(s)]
+            keys = list(dict.fromkeys(k for r in with_split for k in r[s]))
+            out[s] = {k: mean_std(r[s][k] for r in with_split if k in r[s]) for k in keys}
+        out.update({
             'num_parameters': self.num_parameters,
             'wall_time_s': sum(r['wall_time_s'] for r in self.results),
             **self.summary_extra(),
             'protocol': self.protocol(),
             'versions': version_stamp(self.device),
-        }
+        })
+        return out
 
 
 def load_run(run_dir: os.PathLike, root: Optional[str] = None, run: int = 0,
              device: str = 'cpu') -> Tuple[Dict[str, Any], Task, torch.nn.Module]:
     r"""Rebuild run :obj:`run` of a finished ``graphkit train`` run directory: its summary, its task (data and
-    split of that run's seed) and the best-on-valid model, in eval mode. Used by ``graphkit evaluate`` and
+    split of that run's seed) and the best model, in eval mode. Used by ``graphkit evaluate`` and
     ``graphkit analyze``."""
     from graphkit.tasks.options import TrainOptions
     from graphkit.tasks.registry import TASKS
@@ -384,7 +623,7 @@ def load_run(run_dir: os.PathLike, root: Optional[str] = None, run: int = 0,
     opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=root, out=str(rundir.path),
                         device=device, quiet=True, seed=first['seed'] - first['run'])
     task = TASKS.get(summary['task'])(opts, cfg)
-    task.prepare(records[run]['seed'])
+    task.prepare(records[run]['seed'], run)
     model, _ = task.build()
-    model.load_state_dict(safe_load(rundir.best_state(run)))
+    model.load_state_dict(safe_torch_load(rundir.best_state(run)))
     return summary, task, model.eval()

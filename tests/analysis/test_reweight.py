@@ -1,8 +1,8 @@
-"""TC-guided edge reweighting: column mass, schedule, weighted TC monitor and a one-epoch training smoke test."""
+"""TC-guided edge reweighting: column mass, schedule, weighted TC monitor (training with it: tests/tasks/test_link.py)."""
 import pytest
 import torch
 
-from graphkit.analysis import TCReweighter, train_link_predictor, use_given_weights
+from graphkit.analysis import TCReweighter, use_given_weights
 from graphkit.metrics import topological_concentration
 from graphkit.models.gae import GAE
 
@@ -61,15 +61,3 @@ def test_use_given_weights_switches_convs():
     sage = use_given_weights(GAE(8, 10, hidden_channels=8, encoder='sage'))
     assert all(not c.normalize for c in gcn.encoder.convs)
     assert all(c.aggr == 'sum' for c in sage.encoder.convs)
-
-
-def test_train_with_reweighting_smoke():
-    torch.manual_seed(0)
-    n, split = 50, _split(seed=2)
-    x = torch.randn(n, 8)
-    model = GAE(8, n, hidden_channels=16, dropout=0.0)
-    rw = TCReweighter(split['train']['edge'].t(), n, alpha=1.0, warm_up=1)
-    res = train_link_predictor(model, x, split, n, epochs=2, batch_size=64, reweighter=rw, k=10)
-    assert res['best_epoch'] in (1, 2) and 0 <= res['valid'] <= 1
-    assert len(res['history']) == 2 and rw.num_updates == 2
-    assert all(0 <= h['tc_valid'] <= 1 for h in res['history'])

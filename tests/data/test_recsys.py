@@ -1,13 +1,8 @@
 import pytest
 import torch
 
-from graphkit.data.recsys import (
-    RECSYS_DATASETS,
-    find_recsys_root,
-    load_recsys_dataset,
-    read_interactions,
-    recsys_dataset_info,
-)
+from graphkit.data import DATASETS, dataset_info
+from graphkit.data.recsys import find_recsys_root, load_recsys_dataset, read_interactions
 
 TRAIN = '0 0 1 2\n1 2 3\n2\n3 1 1 4\n'   # user 2 has no items; user 3 lists item 1 twice
 TEST = '0 3\n1 0 4\n2 0\n3\n'
@@ -52,8 +47,8 @@ def test_root_resolution(tmp_path):
     assert find_recsys_root('electronics', str(tmp_path / 'electronics')) == str(tmp_path / 'electronics')
     with pytest.raises(FileNotFoundError, match='gowalla'):
         find_recsys_root('gowalla', str(tmp_path / 'nowhere'))
-    rows = {r['name']: r['found'] for r in recsys_dataset_info(str(tmp_path))}
-    assert rows['electronics'] and not rows['ml-1m'] and set(rows) == set(RECSYS_DATASETS)
+    rows = {r['name']: r['found'] for r in dataset_info(str(tmp_path), kinds=('recommend',))}
+    assert rows['electronics'] and not rows['ml-1m'] and set(rows) == set(DATASETS.names('recommend'))
 
 
 def test_validation_split_is_seeded_and_disjoint(tmp_path):

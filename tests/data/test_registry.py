@@ -6,13 +6,22 @@ import pytest
 import torch
 
 import graphkit
-from graphkit.data import LINK_DATASETS, dataset_info, default_root, load_link_dataset, resolve_root
+from graphkit.data import (
+    DATASETS,
+    choose_kind,
+    dataset_info,
+    default_root,
+    load_dataset,
+    load_link_dataset,
+    load_node_dataset,
+    resolve_root,
+)
 
 from .conftest import SHARED_DATA, link_cora, make_ogbl
 
 
 def test_registry_names():
-    assert LINK_DATASETS.names() == [
+    assert DATASETS.names('link') == [
         'citeseer',
         'cora',
         'ogbl-citation2',
@@ -21,8 +30,36 @@ def test_registry_names():
         'ogbl-ppa',
         'pubmed',
     ]
-    with pytest.raises(ValueError, match='known datasets: citeseer, cora'):
+    assert DATASETS.names('node') == ['citeseer', 'cora', 'ogbn-arxiv', 'ogbn-products', 'pubmed']
+    assert DATASETS.names('hetero-node') == ['ogbn-mag']
+    assert 'ml-1m' in DATASETS.names('recommend') and 'cora' not in DATASETS.names('recommend')
+    assert DATASETS.get('cora').kinds == ('link', 'node')
+    assert DATASETS.entry('ogbl-anything').kinds == ('link',)  # a family: any ogbl-* folder
+    assert DATASETS.entry('ogbn-anything').kinds == ('node', 'hetero-node')
+    with pytest.raises(ValueError, match='link datasets: citeseer, cora'):
         load_link_dataset('karate', root='.')
+
+
+def test_kind_mismatch_names_the_kinds():
+    assert choose_kind('cora', ('link',)) == 'link'
+    assert choose_kind('cora', ('node', 'hetero-node')) == 'node'
+    assert choose_kind('my-folder', ('recommend',)) == 'recommend'  # any LightGCN-format folder
+    with pytest.raises(ValueError, match=r"model ncn needs a link dataset, but 'ml-1m' serves recommend; "
+                                         r'link datasets: citeseer, cora'):
+        choose_kind('ml-1m', ('link',), 'model ncn')
+    with pytest.raises(ValueError, match="'ogbn-mag' serves hetero-node; node datasets"):
+        choose_kind('ogbn-mag', ('node',))
+    with pytest.raises(ValueError, match="'kind' must be one of"):
+        load_dataset('cora', 'nodes')
+
+
+def test_cora_node_view_is_the_public_split(cora_root):
+    ds = load_node_dataset('cora', root=cora_root)
+    assert (ds.num_classes, ds.metric, ds.target, ds.multi_label) == (7, 'acc', None, False)
+    assert [ds.split[s].numel() for s in ('train', 'valid', 'test')] == [140, 500, 1000]
+    assert torch.equal(ds.split['train'], torch.arange(140))
+    assert ds.y.shape == (2708,) and not ds.is_hetero
+    assert repr(ds) == 'NodeDataset(cora, num_classes=7, train=140, valid=500, test=1000)'
 
 
 def test_resolve_root(monkeypatch, tmp_path):
@@ -75,8 +112,11 @@ def test_unknown_ogbl_name_infers_the_metric(tmp_path):
 def test_dataset_info(tmp_path):
     link_cora(tmp_path / 'cora' / 'raw')
     make_ogbl(tmp_path, 'ogbl-ddi')
-    info = {d['name']: d for d in dataset_info(str(tmp_path))}
-    assert set(info) == set(LINK_DATASETS.names())
+    rows = dataset_info(str(tmp_path))
+    assert {(d['kind'], d['name']) for d in rows} == {(k, n) for k in ('link', 'recommend', 'node', 'hetero-node')
+                                                      for n in DATASETS.names(k)}
+    assert {d['name'] for d in rows if d['kind'] == 'node' and d['found']} == {'cora'}
+    info = {d['name']: d for d in rows if d['kind'] == 'link'}
     assert info['cora']['found'] and info['ogbl-ddi']['found']
     assert not info['pubmed']['found'] and info['pubmed']['path'] is None
     assert info['ogbl-ddi']['path'] == osp.join(str(tmp_path), 'ogbl_ddi')

@@ -11,10 +11,10 @@ TINY_ULTRA = ['--set', 'model.embedding_dim=8', '--set', 'model.negative_num=5',
               '--quiet']
 
 
-@pytest.fixture
-def root(tmp_path):
+def write_tiny_rec(root):
+    """30 users, 40 items, LightGCN format, in ``root/tiny-rec``; returns ``root``."""
     gen = torch.Generator().manual_seed(0)
-    folder = tmp_path / 'data' / 'tiny-rec'
+    folder = root / 'tiny-rec'
     folder.mkdir(parents=True)
     train, test = [], []
     for u in range(30):
@@ -23,7 +23,12 @@ def root(tmp_path):
         test.append(f'{u} ' + ' '.join(map(str, items[6:] if u % 5 else [])))
     (folder / 'train.txt').write_text('\n'.join(train) + '\n')
     (folder / 'test.txt').write_text('\n'.join(test) + '\n')
-    return tmp_path / 'data'
+    return root
+
+
+@pytest.fixture
+def root(tmp_path):
+    return write_tiny_rec(tmp_path / 'data')
 
 
 def _summary(out):
@@ -40,7 +45,7 @@ def test_train_ultragcn_one_epoch(root, tmp_path, capsys):
                  '--epochs', '1', *TINY_ULTRA]) == 0
     assert 'recall@20' in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == [
-        'best_run0.pt', 'checkpoint.pt', 'config.yaml', 'metrics.jsonl', 'summary.json']
+        'best_run0.pt', 'checkpoint.pt', 'config.yaml', 'metrics.jsonl', 'summary.json', 'train.log']
     s = _summary(out)
     assert s['task'] == 'recommend' and s['metric'] == 'recall@20' and s['protocol']['select_on'] == 'valid'
     assert s['data']['valid'] > 0 and s['num_parameters'] == 70 * 8
@@ -56,7 +61,7 @@ def test_select_on_test_says_so_and_resume_matches(root, tmp_path):
     assert main([*args, '--out', str(tmp_path / 'a'), '--epochs', '3']) == 0
     s = _summary(tmp_path / 'a')
     assert 'TEST' in s['protocol']['selection'] and s['data']['valid'] == 0
-    assert s['valid']['recall@20']['mean'] is None
+    assert 'valid' not in s and s['splits'] == ['test']  # no validation split: none is invented
     # stop after 2 epochs, resume to 3: same numbers as the uninterrupted run
     assert main([*args, '--out', str(tmp_path / 'b'), '--epochs', '2']) == 0
     (tmp_path / 'b' / 'summary.json').unlink()
@@ -75,6 +80,15 @@ def test_train_lightgcn(root, tmp_path):
                  '--set', 'train.eval_every=1', '--quiet']) == 0
     s = _summary(out)
     assert s['model'] == 'lightgcn' and len(s['runs']) == 1 and s['runs'][0]['best_epoch'] >= 1
+
+
+def test_link_only_key_fails_before_anything_is_written(root, tmp_path, capsys):
+    out = tmp_path / 'x'
+    assert main(['train', 'ultragcn', '--dataset', 'tiny-rec', '--root', str(root), '--out', str(out),
+                 '--set', 'train.target_link_removal=true', '--quiet']) == 2
+    err = capsys.readouterr().err
+    assert "Unknown config key 'train.target_link_removal'" in err and 'recommend task' in err
+    assert not out.exists()
 
 
 def test_bad_config(root, tmp_path):

@@ -1,10 +1,25 @@
+"""The shared run loop: budget, early stopping, selection direction and split, optimisers and schedulers in the
+checkpoint, SIGKILL then --resume for every task family, and the contract for clustering and graph-level tasks
+(toy Task subclasses)."""
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from graphkit.cli import main
-from graphkit.tasks.run import RunDir, mean_std
-from graphkit.testing import random_link_dataset
+from graphkit.configs import task_defaults
+from graphkit.io import safe_torch_load
+from graphkit.tasks.options import TrainOptions
+from graphkit.tasks.run import Optimizers, RunDir, Task, make_scheduler, mean_std
+from graphkit.testing import random_link_dataset, random_node_dataset
+
+from .test_recommend import TINY_ULTRA, write_tiny_rec
 
 
 @pytest.fixture
@@ -35,6 +50,17 @@ def test_early_stopping(root, tmp_path):
     assert run['stopped_early'] and run['best_epoch'] == 1 and run['last_epoch'] == 3
     lines = (tmp_path / 'run' / 'metrics.jsonl').read_text().splitlines()
     assert [json.loads(line)['epoch'] for line in lines] == [1, 2, 3]
+    assert summary['direction'] == 'max' and summary['splits'] == ['valid', 'test']
+
+
+def test_progress_without_a_terminal(root, tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--epochs', '2',
+                 '--set', 'model.hidden_channels=8']) == 0
+    err = capsys.readouterr().err  # pytest's stderr is no terminal: plain lines instead of bars
+    assert 'Run 01 | epoch 1/2 | loss' in err and 'ETA' in err
+    log = (out / 'train.log').read_text()
+    assert 'epoch 2/2' in log and 'Epoch: 002' in log
 
 
 def test_mean_std():
@@ -51,3 +77,168 @@ def test_rundir_refuses_to_overwrite(tmp_path):
         rundir.create({'a': 1}, resume=False)
     rundir.create({'a': 1}, resume=True)
     assert rundir.read_config() == {'a': 1}
+
+
+def test_optimizers_state_round_trip():
+    params = [torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(3))]
+    a, b = torch.optim.Adam([params[0]], lr=0.1), torch.optim.SGD([params[1]], lr=0.2)
+    opt = Optimizers([a, b], make_scheduler(a, 'step', 10, step_size=1, gamma=0.5))
+    for _ in range(3):
+        opt.zero_grad()
+        (params[0].sum() + params[1].sum()).backward()
+        opt.step()
+        opt.epoch_end()
+    assert opt.lr == pytest.approx(0.1 * 0.5 ** 3) and repr(opt) == 'Optimizers(Adam, SGD, StepLR)'
+    a2, b2 = torch.optim.Adam([params[0]], lr=0.1), torch.optim.SGD([params[1]], lr=0.2)
+    again = Optimizers([a2, b2], make_scheduler(a2, 'step', 10, step_size=1, gamma=0.5))
+    again.load_state_dict(opt.state_dict())
+    assert again.lr == opt.lr and again.schedulers[0].last_epoch == 3
+    with pytest.raises(ValueError, match='another config'):
+        Optimizers([a2]).load_state_dict(opt.state_dict())
+    assert make_scheduler(a, None, 10) == []
+    with pytest.raises(ValueError, match="'scheduler'"):
+        make_scheduler(a, 'linear', 10)
+
+
+# SIGKILL, then --resume: the same numbers as an uninterrupted run, for every task family --------------------
+def _gcn_args(root):
+    return ['gcn', '--dataset', 'ogbn-tiny', '--root', str(root), '--epochs', '30', '--set', 'train.scheduler=step',
+            '--set', 'train.step_size=3', '--set', 'model.hidden_channels=8', '--set', 'data.normalize_features=false',
+            '--quiet']
+
+
+FAMILIES = {
+    'link': (lambda tmp: random_link_dataset(tmp / 'data', 'ogbl-tiny'),
+             lambda root: ['gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--epochs', '20', '--set',
+                           'model.hidden_channels=16', '--set', 'train.batch_size=16', '--quiet']),
+    'recommend': (lambda tmp: write_tiny_rec(tmp / 'data'),
+                  lambda root: ['ultragcn', '--dataset', 'tiny-rec', '--root', str(root), '--epochs', '20',
+                                *TINY_ULTRA, '--set', 'train.batch_size=8']),
+    'node': (lambda tmp: random_node_dataset(tmp / 'data'), _gcn_args),
+}
+
+
+def _numbers(summary):
+    return [(r['best_epoch'], r.get('valid'), r['test']) for r in summary['runs']], summary['test']
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, family):
+    make, argv = FAMILIES[family]
+    make(tmp_path)
+    args = argv(tmp_path / 'data')
+    epochs = int(args[args.index('--epochs') + 1])
+    assert main(['train', *args, '--out', str(tmp_path / 'full')]) == 0
+
+    out = tmp_path / 'killed'
+    cmd = [sys.executable, '-m', 'graphkit', 'train', *args, '--out', str(out)]
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline, epoch = time.time() + 60, 0
+    while time.time() < deadline and proc.poll() is None:
+        if (out / 'checkpoint.pt').exists():
+            try:
+                epoch = safe_torch_load(out / 'checkpoint.pt')['epoch']
+            except ValueError:  # caught mid-rename; try again
+                epoch = 0
+            if epoch >= 2:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, f'the run ended before it could be killed: {proc.stderr.read()}'
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / 'summary.json').exists()
+    assert safe_torch_load(out / 'checkpoint.pt')['epoch'] < epochs
+
+    assert main(['train', *args, '--out', str(out), '--resume']) == 0
+    full = json.loads((tmp_path / 'full' / 'summary.json').read_text())
+    resumed = json.loads((out / 'summary.json').read_text())
+    assert _numbers(resumed) == _numbers(full)
+    logged = [json.loads(line)['epoch'] for line in (out / 'metrics.jsonl').read_text().splitlines()]
+    assert logged == sorted(set(logged)) and logged[-1] == full['runs'][0]['last_epoch']
+
+
+# The contract for the clustering and graph-level families, on toy tasks -----------------------------------
+class ToyClusterTask(Task):
+    """Clustering: no held-out split, only test metrics, the last epoch reported."""
+    task = 'cluster'
+
+    def __init__(self, opts, cfg):
+        super().__init__(opts, cfg)
+        self.name, self.metric = 'toy', 'acc'
+
+    def build(self):
+        model = torch.nn.Linear(1, 1, bias=False)
+        torch.nn.init.zeros_(model.weight)
+        return model, torch.optim.SGD(model.parameters(), lr=self.cfg['train']['lr'])
+
+    def train_epoch(self, model, optimizer, epoch):
+        optimizer.zero_grad()
+        loss = (model.weight - 1.0).pow(2).sum()  # the weight walks from 0 towards 1
+        loss.backward()
+        optimizer.step()
+        return float(loss)
+
+    def evaluate(self, model):
+        w = float(model.weight.clamp(0, 1))
+        return {'test': {'acc': w, 'nmi': w, 'ari': w, 'f1': w}}
+
+
+class ToyGraphTask(ToyClusterTask):
+    """Graph regression, one fold per run: MAE is minimised; valid selects."""
+    task = 'graph'
+
+    def __init__(self, opts, cfg):
+        super().__init__(opts, cfg)
+        self.metric, self.folds = 'mae', []
+
+    def prepare(self, seed, run=0):
+        self.folds.append(run)
+        self.target = 0.5 + 0.1 * run  # each fold has its own target
+
+    def evaluate(self, model):
+        err = abs(float(model.weight) - self.target)
+        return {'valid': {'mae': err, 'rmse': err}, 'test': {'acc': 1.0, 'mae': err, 'rmse': err}}
+
+
+def _toy(cls, task, tmp_path, runs=1, **train):
+    cfg = task_defaults(task)
+    cfg['train'].update(epochs=6, lr=0.25, **train)
+    opts = TrainOptions(model='toy', dataset='toy', out=str(tmp_path / task), runs=runs, quiet=True)
+    return cls(opts, cfg)
+
+
+def test_cluster_contract_reports_the_last_epoch_on_test_only(tmp_path):
+    summary = _toy(ToyClusterTask, 'cluster', tmp_path).run()
+    assert summary['select_on'] == 'last' and 'last evaluation' in summary['selection']
+    assert summary['splits'] == ['test'] and 'valid' not in summary
+    run = summary['runs'][0]
+    assert run['best_epoch'] == run['last_epoch'] == 6 and 'valid' not in run
+    assert summary['test']['acc']['mean'] == pytest.approx(1 - 0.5 ** 6)  # w_t = 1 - (1 - 2 lr)^t, lr 0.25
+    assert set(summary['test']) == {'acc', 'nmi', 'ari', 'f1'}
+    with pytest.raises(ValueError, match="'train.early_stop' needs train.select_on"):
+        _toy(ToyClusterTask, 'cluster', tmp_path, early_stop=2)
+    with pytest.raises(ValueError, match="has no valid acc"):
+        _toy(ToyClusterTask, 'cluster', tmp_path / 'v', select_on='valid').run()
+
+
+def test_graph_contract_minimises_per_fold(tmp_path):
+    task = _toy(ToyGraphTask, 'graph', tmp_path, runs=3)
+    summary = task.run()
+    assert task.folds[-3:] == [0, 1, 2] and summary['direction'] == 'min'
+    # w is 0.5, 0.75, 0.875, ...: the epoch closest to each fold's target is selected, not the last one
+    assert [r['best_epoch'] for r in summary['runs']] == [1, 1, 2]
+    assert summary['splits'] == ['valid', 'test']
+    assert summary['test']['mae']['mean'] == pytest.approx((0.0 + 0.1 + 0.05) / 3)
+
+
+def test_select_on_is_validated_for_every_task(root, tmp_path, capsys):
+    assert main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(tmp_path / 'x'),
+                 '--set', 'train.select_on=best', '--quiet']) == 2
+    assert "'train.select_on' must be valid | test | last" in capsys.readouterr().err
+    assert not (tmp_path / 'x').exists()
+
+
+def test_direction_follows_the_metric():
+    task = SimpleNamespace(metric='rmse')
+    assert Task.direction.fget(task) == 'min'

@@ -1,0 +1,78 @@
+r"""Node- and graph-classification metrics: accuracy, micro- and macro-averaged F1 (single- and multi-label),
+and the regression errors MAE / RMSE. Pure torch, any device; the values are plain floats."""
+from __future__ import annotations
+
+from typing import Dict
+
+import torch
+from torch import Tensor
+
+__all__ = ['classification_metrics', 'f1_scores', 'regression_metrics']
+
+
+def _counts(pred: Tensor, target: Tensor, num_classes: int):
+    """Per-class true positives, false positives and false negatives of one-hot / multi-hot 0/1 matrices."""
+    pred, target = pred.bool(), target.bool()
+    tp = (pred & target).sum(0).double()
+    fp = (pred & ~target).sum(0).double()
+    fn = (~pred & target).sum(0).double()
+    return tp, fp, fn
+
+
+def f1_scores(pred: Tensor, target: Tensor, num_classes: int) -> Dict[str, float]:
+    r"""Micro- and macro-averaged F1.
+
+    .. math::
+        F_1^{micro} = \frac{2 \sum_c TP_c}{2 \sum_c TP_c + \sum_c FP_c + \sum_c FN_c}, \qquad
+        F_1^{macro} = \frac{1}{C} \sum_c \frac{2\, TP_c}{2\, TP_c + FP_c + FN_c}
+
+    A class with no prediction and no true member has :math:`F_1 = 0` (scikit-learn's ``zero_division=0``) and
+    counts in the macro mean, as scikit-learn does for the labels it is given.
+
+    Args:
+        pred (torch.Tensor): Predicted classes ``[N]`` (single-label) or a 0/1 matrix ``[N, C]`` (multi-label).
+        target (torch.Tensor): True classes ``[N]`` or a 0/1 matrix ``[N, C]``.
+        num_classes (int): :math:`C`.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"'pred' and 'target' must have the same shape (got {tuple(pred.shape)} and "
+                         f'{tuple(target.shape)})')
+    if pred.dim() == 1:
+        eye = torch.eye(num_classes, dtype=torch.bool, device=pred.device)
+        pred, target = eye[pred.long()], eye[target.long()]
+    tp, fp, fn = _counts(pred, target, num_classes)
+    denom = 2 * tp + fp + fn
+    per_class = torch.where(denom > 0, 2 * tp / denom.clamp(min=1), torch.zeros_like(tp))
+    micro_denom = float(denom.sum())
+    return {'micro_f1': float(2 * tp.sum()) / micro_denom if micro_denom > 0 else 0.0,
+            'macro_f1': float(per_class.mean()) if per_class.numel() else 0.0}
+
+
+def classification_metrics(logits: Tensor, target: Tensor, multi_label: bool = False) -> Dict[str, float]:
+    r"""``acc``, ``micro_f1`` and ``macro_f1`` of :obj:`logits` (``[N, C]``) against :obj:`target`.
+
+    Single-label: the prediction is the arg-max class and ``acc`` equals ``micro_f1``. Multi-label
+    (:obj:`target` a ``[N, C]`` 0/1 matrix): a class is predicted where its logit is > 0 and ``acc`` is the
+    subset accuracy (every label of a node right).
+    """
+    if logits.dim() != 2:
+        raise ValueError(f"'logits' must have shape [N, C] (got {tuple(logits.shape)})")
+    num_classes = logits.size(1)
+    if target.numel() == 0:
+        return {'acc': 0.0, 'micro_f1': 0.0, 'macro_f1': 0.0}
+    if multi_label:
+        pred = (logits > 0).long()
+        acc = float((pred == target.long()).all(dim=1).double().mean())
+    else:
+        pred = logits.argmax(dim=1)
+        acc = float((pred == target).double().mean())
+    return {'acc': acc, **f1_scores(pred, target.long(), num_classes)}
+
+
+def regression_metrics(pred: Tensor, target: Tensor) -> Dict[str, float]:
+    r"""``mae`` :math:`= \frac1N \sum |\hat y - y|` and ``rmse`` :math:`= \sqrt{\frac1N \sum (\hat y - y)^2}`."""
+    if pred.shape != target.shape:
+        raise ValueError(f"'pred' and 'target' must have the same shape (got {tuple(pred.shape)} and "
+                         f'{tuple(target.shape)})')
+    err = (pred.double() - target.double()).view(-1)
+    return {'mae': float(err.abs().mean()), 'rmse': float(err.pow(2).mean().sqrt())}

@@ -1,0 +1,63 @@
+r"""What a model must provide to be trained by each task family (``graphkit train MODEL``).
+
+Every model class declares :attr:`task` (the task family that trains it, a key of
+:obj:`graphkit.tasks.TASKS`), :attr:`kinds` (the dataset kinds it reads, see :obj:`graphkit.data.KINDS`),
+:attr:`trainable`, and a ``from_config(cfg, data)`` classmethod that builds it from the ``model`` config
+section and the loaded dataset. The task checks a built model against its protocol with :func:`isinstance`.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Protocol, Tuple, runtime_checkable
+
+from torch import Tensor
+
+__all__ = ['Model', 'LinkModel', 'RecommendModel', 'NodeModel', 'MODEL_PROTOCOLS']
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Shared by every model."""
+    task: str
+    kinds: Tuple[str, ...]
+    trainable: bool
+
+    @classmethod
+    def from_config(cls, cfg: Dict[str, Any], data: Any) -> 'Model': ...
+
+    def reset_parameters(self) -> None: ...
+
+
+@runtime_checkable
+class LinkModel(Model, Protocol):
+    r"""A link predictor (:class:`~graphkit.tasks.link.LinkTask`): node representations from features and a
+    binary sparse CSR adjacency, then logits of node pairs (``[2, B]``). Optional ``encoder`` / ``predictor``
+    sub-modules get the learning rates ``train.encoder_lr`` / ``train.predictor_lr``."""
+
+    def encode(self, x: Optional[Tensor], adj: Tensor) -> Tensor: ...
+
+    def predict(self, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class RecommendModel(Model, Protocol):
+    r"""A user-item model (:class:`~graphkit.tasks.recommend.RecommendTask`) on one node index, users in
+    :math:`[0, U)` and items in :math:`[U, U + I)`."""
+
+    def get_embedding(self, edge_index: Optional[Any] = None) -> Tensor: ...
+
+    def sample_negatives(self, user: Tensor) -> Tensor: ...
+
+    def loss(self, edge_label_index: Tensor, neg_index: Optional[Tensor] = None, **kwargs: Any) -> Tensor: ...
+
+
+@runtime_checkable
+class NodeModel(Model, Protocol):
+    r"""A node classifier (:class:`~graphkit.tasks.node.NodeTask`): ``forward(*inputs)`` gives class logits
+    ``[N, C]`` of the (target) nodes, where ``inputs`` is what the task's ``model_inputs()`` returns
+    (``(x, edge_index)`` on a homogeneous graph)."""
+
+    def forward(self, *inputs: Any) -> Tensor: ...
+
+
+#: The protocol each task family checks its models against.
+MODEL_PROTOCOLS = {'link': LinkModel, 'recommend': RecommendModel, 'node': NodeModel}

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+import torch
+
+from graphkit.cli import main
+from graphkit.testing import random_node_dataset
+
+TINY = ['--set', 'model.hidden_channels=8', '--set', 'data.normalize_features=false', '--quiet']
+
+
+@pytest.fixture
+def root(tmp_path):
+    random_node_dataset(tmp_path / 'data')
+    return tmp_path / 'data'
+
+
+def _train(root, out, *extra):
+    return main(['train', 'gcn', '--dataset', 'ogbn-tiny', '--root', str(root), '--out', str(out), *TINY, *extra])
+
+
+def test_gcn_learns_and_reports_the_node_metrics(root, tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert _train(root, out, '--epochs', '40', '--runs', '2', '--set', 'train.scheduler=cosine') == 0
+    assert 'acc *' in capsys.readouterr().out
+    s = json.loads((out / 'summary.json').read_text())
+    assert s['task'] == 'node' and s['metric'] == 'acc' and s['splits'] == ['valid', 'test']
+    assert set(s['test']) == {'acc', 'micro_f1', 'macro_f1'}
+    assert s['data'] == {'num_classes': 3, 'multi_label': False, 'target': None, 'root': s['data']['root'],
+                         'train': 40, 'valid': 20, 'test': 20}
+    assert s['protocol']['scheduler'] == 'cosine'
+    # labels are the arg-max of three features: far above chance (1/3) after 40 epochs
+    assert s['test']['acc']['mean'] > 0.6
+    for r in s['runs']:
+        assert r['test']['acc'] == pytest.approx(r['test']['micro_f1'])  # single-label
+    ckpt = torch.load(out / 'checkpoint.pt', weights_only=True)
+    assert ckpt['optimizer']['schedulers'][0]['T_max'] == 40
+
+
+def test_evaluate_recomputes_node_runs(root, tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert _train(root, out, '--epochs', '5') == 0
+    capsys.readouterr()
+    assert main(['evaluate', str(out), '--root', str(root)]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    summary = json.loads((out / 'summary.json').read_text())
+    assert float(row[2]) == pytest.approx(100 * summary['runs'][0]['test']['acc'], abs=0.01)
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--set', 'train.scheduler=linear'], "'train.scheduler' must be step | cosine or null"),
+    (['--set', 'eval.metric=hits@20'], "'eval.metric' must be one of acc, micro_f1, macro_f1"),
+    (['--set', 'train.num_neg=2'], "Unknown config key 'train.num_neg'"),
+    (['--set', 'model.dropout=1.5'], "'dropout' in [0, 1)"),
+])
+def test_bad_node_config_leaves_nothing(root, tmp_path, capsys, extra, message):
+    out = tmp_path / 'bad'
+    assert _train(root, out, *extra) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_heterogeneous_dataset_needs_a_hetero_model(tmp_path, capsys):
+    from tests.data.conftest import make_ogbn_mag
+    make_ogbn_mag(tmp_path)
+    assert main(['train', 'gcn', '--dataset', 'ogbn-mag', '--root', str(tmp_path), '--out',
+                 str(tmp_path / 'run'), '--quiet']) == 2
+    assert "model 'gcn' needs a node dataset, but 'ogbn-mag' serves hetero-node" in capsys.readouterr().err
