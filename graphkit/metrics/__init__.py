@@ -17,7 +17,9 @@ __all__ = [
     'roc_auc',
 ]
 
-from .ranking import mean_over, ranking_metrics, topk_full_ranking  # noqa: E402
+from graphkit.ops.topk import topk_full_ranking  # noqa: E402  (re-export: the op lives in graphkit.ops)
+
+from .ranking import mean_over, ranking_metrics  # noqa: E402
 
 __all__ += ['mean_over', 'ranking_metrics', 'topk_full_ranking']
 

@@ -32,6 +32,8 @@ class GAE(torch.nn.Module):
         predictor_layers (int): Number of MLP layers of the decoder. (default: :obj:`2`)
         dropout (float): Dropout of encoder and decoder. (default: :obj:`0.5`)
     """
+    task = 'link'
+    kinds = ('link',)
     trainable = True
     ENCODERS = {'gcn': GCN, 'sage': GraphSAGE}
 

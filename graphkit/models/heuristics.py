@@ -28,6 +28,8 @@ class LinkHeuristic(torch.nn.Module):
     Args:
         kind (str): One of :obj:`'cn'`, :obj:`'aa'`, :obj:`'ra'`.
     """
+    task = 'link'
+    kinds = ('link',)
     trainable = False
     KINDS = ('cn', 'aa', 'ra')
 

@@ -44,6 +44,8 @@ class LightGCN(PyGLightGCN):
             :obj:`False`)
     """
     task = 'recommend'
+    kinds = ('recommend',)
+    trainable = True
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int, num_layers: int,
                  negative_num: int = 1, lambda_reg: float = 1e-4, init: str = 'xavier',

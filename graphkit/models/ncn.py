@@ -2,17 +2,42 @@ r"""End-to-end NCN and NCNC link-prediction models (encoder + predictor)."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Set, Tuple, Type, Union
 
 import torch
 from torch import Tensor
 from torch.nn import Module
 
+from graphkit import ops
 from graphkit.models.registry import MODELS
+from graphkit.nn._checks import check_choice
 from graphkit.nn.encoder import MPNNEncoder
 from graphkit.nn.ncn import NCNCPredictor, NCNPredictor
 
 EMBEDDINGS = ('auto', 'none', 'node', 'argmax')
+
+# Component arguments the model sets itself: the sizes (from the data and `hidden_channels`) and the
+# predictor variant (NCN's `predictor`).
+_FIXED = frozenset({'in_channels', 'hidden_channels', 'out_channels', 'num_embeddings', 'variant'})
+# A predictor argument whose name the encoder also has is a model argument under this prefix.
+_PREFIX = 'predictor_'
+
+
+def _arguments(cls: type) -> Tuple[str, ...]:
+    r"""The named arguments of :obj:`cls.__init__`, followed through :obj:`**kwargs` into the bases
+    (:class:`NCNCPredictor` forwards the arguments of :class:`NCNPredictor`)."""
+    names: list = []
+    for klass in cls.__mro__:
+        if klass is Module:
+            break
+        if '__init__' not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in params if p.name != 'self' and p.name not in names
+                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return tuple(names)
 
 
 @MODELS.register('ncn')
@@ -44,21 +69,22 @@ class NCN(Module):
             model = NCN(data.num_features, 256, conv='puregcn', use_xlin=True)
             logits = model(data.x, adj, edge_label_index)
 
+    .. note::
+        Only the arguments whose defaults differ from the components' (or that belong to the model)
+        are written out in the signature; every other keyword goes to the component that has it:
+        an argument of :class:`~graphkit.nn.MPNNEncoder` to the encoder, an argument of the predictor
+        to the predictor, under the prefix :obj:`predictor_` when the encoder has one of the same name
+        (:obj:`predictor_dropout`, :obj:`predictor_edge_dropout`, :obj:`predictor_layer_norm`).
+        :meth:`config_keys` lists them all.
+
     Args:
         in_channels (int, optional): Size of each input feature; :obj:`None` for featureless graphs
             (then :obj:`num_embeddings` is required).
         hidden_channels (int): Width of the encoder and predictor.
-        num_layers (int, optional): Encoder layers (:obj:`--mplayers`). (default: :obj:`1`)
         conv (str, optional): Encoder convolution, see :class:`~graphkit.nn.MPNNEncoder`.
             (default: :obj:`'puregcn'`)
-        layer_norm (bool, optional): Encoder LayerNorm (:obj:`--ln`). (default: :obj:`True`)
-        dropout (float, optional): Encoder dropout (:obj:`--gnndp`). (default: :obj:`0.0`)
-        input_dropout (float, optional): Input-feature dropout (:obj:`--xdp`). (default: :obj:`0.0`)
-        tail_dropout (float, optional): Tail dropout (:obj:`--tdp`). (default: :obj:`0.0`)
-        edge_dropout (float, optional): Encoder edge dropout (:obj:`--gnnedp`).
-            (default: :obj:`0.0`)
-        res (bool, optional): Encoder residuals. (default: :obj:`False`)
-        jk (bool, optional): Encoder jumping knowledge. (default: :obj:`False`)
+        layer_norm (bool, optional): LayerNorm between encoder layers (official :obj:`--ln`).
+            (default: :obj:`True`)
         num_embeddings (int, optional): Rows of a learnable input embedding table.
             (default: :obj:`None`)
         embedding (str, optional): How the input is read: :obj:`'none'` (features), :obj:`'node'`
@@ -67,50 +93,64 @@ class NCN(Module):
             :obj:`num_embeddings` is set, else :obj:`'none'`). (default: :obj:`'auto'`)
         predictor (str, optional): :obj:`'cn1'` (NCN) or an ablation: :obj:`'cn0'` (GAE),
             :obj:`'scn1'`, :obj:`'cn1.5'`, :obj:`'cn1res'`. (default: :obj:`'cn1'`)
-        predictor_dropout (float, optional): :obj:`--predp`. (default: :obj:`0.0`)
-        predictor_edge_dropout (float, optional): :obj:`--preedp`. (default: :obj:`0.0`)
-        use_xlin (bool, optional): :obj:`--use_xlin`. (default: :obj:`False`)
-        tailact (bool, optional): :obj:`--tailact`. (default: :obj:`False`)
-        twolayerlin (bool, optional): :obj:`--twolayerlin`. (default: :obj:`False`)
-        predictor_layer_norm (bool, optional): :obj:`--lnnn`. (default: :obj:`True`)
-        beta (float, optional): Initial CN-branch gain. (default: :obj:`1.0`)
+        predictor_layer_norm (bool, optional): LayerNorms inside the predictor MLPs (official
+            :obj:`--lnnn`). (default: :obj:`True`)
         sparse_features (str or bool, optional): Feed dense input features to the encoder as a
             sparse CSR matrix (input dropout on the stored entries, sparse input :obj:`Linear`);
             :obj:`'auto'` does so when at most 10% of the entries are non-zero (bag-of-words). The
             conversion is cached per input tensor. (default: :obj:`'auto'`)
+        num_layers (int, optional): Message-passing layers (official :obj:`--mplayers`).
+            (default: :obj:`1`)
+        dropout (float, optional): Encoder dropout probability on the embedding / input stage and
+            between layers (official :obj:`--gnndp`). (default: :obj:`0.0`)
+        input_dropout (float, optional): Dropout probability on the raw input features (official
+            :obj:`--xdp`). (default: :obj:`0.0`)
+        tail_dropout (float, optional): Dropout probability after the last parameter-free
+            convolution (official :obj:`--tdp`). (default: :obj:`0.0`)
+        edge_dropout (float, optional): Probability to drop each adjacency entry before every
+            encoder layer, training only (official :obj:`--gnnedp`). (default: :obj:`0.0`)
+        res (bool, optional): Residual connection around every encoder layer whose shapes match
+            (official :obj:`--res`). (default: :obj:`False`)
+        jk (bool, optional): Learnable weighted sum over the encoder's layer outputs (official
+            :obj:`--jk`). (default: :obj:`False`)
+        predictor_dropout (float, optional): Dropout probability in every predictor MLP (official
+            :obj:`--predp`). (default: :obj:`0.0`)
+        predictor_edge_dropout (float, optional): Probability to drop each adjacency entry before the
+            common-neighbour sets are computed, training only (official :obj:`--preedp`).
+            (default: :obj:`0.0`)
+        use_xlin (bool, optional): Pool :math:`\mathbf{h} + \mathrm{xlin}(\mathbf{h})` instead of
+            :math:`\mathbf{h}` over the common neighbours (official :obj:`--use_xlin`).
+            (default: :obj:`False`)
+        tailact (bool, optional): End the pair and CN branches of the predictor with a ReLU instead
+            of a :obj:`Linear` (official :obj:`--tailact`). (default: :obj:`False`)
+        twolayerlin (bool, optional): Two hidden layers in the predictor's output MLP (official
+            :obj:`--twolayerlin`). (default: :obj:`False`)
+        beta (float, optional): Initial value of the learnable gain of the CN branch (official
+            :obj:`--beta`). (default: :obj:`1.0`)
     """
+    task = 'link'
+    kinds = ('link',)
     trainable: bool = True
+    #: The predictor class; its arguments (and its bases') are model arguments.
+    predictor_cls: Type[NCNPredictor] = NCNPredictor
 
     def __init__(
         self,
         in_channels: Optional[int],
         hidden_channels: int,
-        num_layers: int = 1,
+        *,
         conv: str = 'puregcn',
         layer_norm: bool = True,
-        dropout: float = 0.0,
-        input_dropout: float = 0.0,
-        tail_dropout: float = 0.0,
-        edge_dropout: float = 0.0,
-        res: bool = False,
-        jk: bool = False,
         num_embeddings: Optional[int] = None,
         embedding: str = 'auto',
         predictor: str = 'cn1',
-        predictor_dropout: float = 0.0,
-        predictor_edge_dropout: float = 0.0,
-        use_xlin: bool = False,
-        tailact: bool = False,
-        twolayerlin: bool = False,
         predictor_layer_norm: bool = True,
-        beta: float = 1.0,
         sparse_features: Union[str, bool] = 'auto',
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         name = self.__class__.__name__
-        if embedding not in EMBEDDINGS:
-            raise ValueError(f"'{name}' got an unknown 'embedding' '{embedding}' (expected one of "
-                             f"{', '.join(EMBEDDINGS)})")
+        check_choice(name, 'embedding', embedding, EMBEDDINGS)
         if embedding == 'auto':
             embedding = 'node' if num_embeddings is not None else 'none'
         if embedding in ('node', 'argmax') and num_embeddings is None:
@@ -120,28 +160,38 @@ class NCN(Module):
         if sparse_features not in ('auto', True, False):
             raise ValueError(f"'{name}' expects 'sparse_features' in auto, true, false "
                              f"(got {sparse_features!r})")
+        encoder_kwargs: Dict[str, Any] = dict(conv=conv, layer_norm=layer_norm)
+        predictor_kwargs: Dict[str, Any] = dict(variant=predictor, layer_norm=predictor_layer_norm)
+        targets = self._forwarded()
+        for key, value in kwargs.items():
+            if key not in targets:
+                raise TypeError(f"{name}.__init__() got an unexpected keyword argument '{key}'")
+            component, arg = targets[key]
+            (encoder_kwargs if component == 'encoder' else predictor_kwargs)[arg] = value
+
         self.sparse_features = sparse_features
         self._sparse_cache: Optional[tuple] = None
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
-        self.num_layers = num_layers
-        self.conv = conv
         self.embedding = embedding
         self.num_embeddings = num_embeddings
-
-        self.encoder = MPNNEncoder(
-            in_channels, hidden_channels, num_layers=num_layers, conv=conv, layer_norm=layer_norm,
-            dropout=dropout, input_dropout=input_dropout, tail_dropout=tail_dropout,
-            edge_dropout=edge_dropout, res=res, jk=jk, num_embeddings=num_embeddings)
-        self.predictor = self._build_predictor(
-            predictor=predictor, dropout=predictor_dropout, edge_dropout=predictor_edge_dropout,
-            use_xlin=use_xlin, tailact=tailact, twolayerlin=twolayerlin,
-            layer_norm=predictor_layer_norm, beta=beta)
+        self.encoder = MPNNEncoder(in_channels, hidden_channels, num_embeddings=num_embeddings,
+                                   **encoder_kwargs)
+        self.predictor = self.predictor_cls(hidden_channels, hidden_channels, **predictor_kwargs)
+        self.num_layers = self.encoder.num_layers
+        self.conv = conv
 
         self.reset_parameters()
 
-    def _build_predictor(self, predictor: str, **kwargs: Any) -> Module:
-        return NCNPredictor(self.hidden_channels, self.hidden_channels, variant=predictor, **kwargs)
+    @classmethod
+    def _forwarded(cls) -> Dict[str, Tuple[str, str]]:
+        # Model keyword -> (component, argument) for the component arguments that are not written out.
+        encoder = set(_arguments(MPNNEncoder)) - _FIXED
+        predictor = set(_arguments(cls.predictor_cls)) - _FIXED
+        out = {key: ('encoder', key) for key in encoder}
+        out.update({(_PREFIX + key if key in encoder else key): ('predictor', key) for key in predictor})
+        own = set(inspect.signature(NCN.__init__).parameters)
+        return {key: target for key, target in out.items() if key not in own}
 
     def reset_parameters(self) -> None:
         """Resets all learnable parameters of the module."""
@@ -149,13 +199,15 @@ class NCN(Module):
         self.predictor.reset_parameters()
 
     @classmethod
-    def config_keys(cls) -> set:
-        """The keys of a config's :obj:`model:` section: the constructor arguments of this class and its NCN
-        bases, except those read from the data (:obj:`in_channels`, :obj:`num_embeddings`)."""
-        known = {name for klass in cls.__mro__ if issubclass(klass, NCN)
-                 for name, p in inspect.signature(klass.__init__).parameters.items()
-                 if p.kind is p.POSITIONAL_OR_KEYWORD} - {'self', 'in_channels', 'num_embeddings'}
-        return known if cls is NCN else known - {'predictor'}
+    def config_keys(cls) -> Set[str]:
+        """The keys of a config's :obj:`model:` section: the model's own arguments and the component
+        arguments it forwards, except those read from the data (:obj:`in_channels`,
+        :obj:`num_embeddings`)."""
+        own = set(inspect.signature(NCN.__init__).parameters) - {'self', 'in_channels', 'num_embeddings',
+                                                                 'kwargs'}
+        if cls is not NCN:
+            own.discard('predictor')
+        return own | set(cls._forwarded())
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], data: Any) -> 'NCN':
@@ -192,7 +244,7 @@ class NCN(Module):
             return cache[2]
         out = x
         if self.sparse_features is True or float((x != 0).float().mean()) <= 0.1:
-            out = x.to_sparse_csr()
+            out = ops.to_sparse_csr(x)
         self._sparse_cache = (x, x._version, out)
         return out
 
@@ -252,48 +304,20 @@ class NCNC(NCN):
     Args:
         in_channels (int, optional): As in :class:`NCN`.
         hidden_channels (int): As in :class:`NCN`.
-        depth (int, optional): Completion depth (1: NCNC, 2: NCNC2). (default: :obj:`1`)
-        scale (float, optional): :obj:`--probscale`. (default: :obj:`5.0`)
-        offset (float, optional): :obj:`--proboffset`. (default: :obj:`3.0`)
-        pt (float, optional): :obj:`--pt`. (default: :obj:`0.5`)
-        alpha (float, optional): :obj:`--alpha`. (default: :obj:`1.0`)
-        train_max_candidates (int, optional): :obj:`--trndeg`. (default: :obj:`None`)
-        test_max_candidates (int, optional): :obj:`--tstdeg`. (default: :obj:`None`)
-        split_size (int, optional): :obj:`--splitsize`. (default: :obj:`None`)
-        nested_xlin (bool, optional): Reproduce quirk Q1. (default: :obj:`True`)
-        **kwargs (optional): The remaining arguments of :class:`NCN` except :obj:`predictor`.
+        **kwargs (optional): The arguments of :class:`NCN` except :obj:`predictor`, and the completion
+            arguments of :class:`graphkit.nn.NCNCPredictor` (:obj:`depth`, :obj:`scale`, :obj:`offset`,
+            :obj:`pt`, :obj:`alpha`, :obj:`train_max_candidates`, :obj:`test_max_candidates`,
+            :obj:`split_size`, :obj:`nested_xlin`; documented there), under the same names and
+            defaults.
     """
-    def __init__(
-        self,
-        in_channels: Optional[int],
-        hidden_channels: int,
-        depth: int = 1,
-        scale: float = 5.0,
-        offset: float = 3.0,
-        pt: float = 0.5,
-        alpha: float = 1.0,
-        train_max_candidates: Optional[int] = None,
-        test_max_candidates: Optional[int] = None,
-        split_size: Optional[int] = None,
-        nested_xlin: bool = True,
-        **kwargs: Any,
-    ) -> None:
+    predictor_cls = NCNCPredictor
+
+    def __init__(self, in_channels: Optional[int], hidden_channels: int, **kwargs: Any) -> None:
         if 'predictor' in kwargs:
             raise ValueError(f"'{self.__class__.__name__}' has no 'predictor' choice (it is always the "
                              f"completion predictor; use NCN for the ablations)")
-        self._completion = dict(depth=depth, scale=scale, offset=offset, pt=pt, alpha=alpha,
-                                train_max_candidates=train_max_candidates,
-                                test_max_candidates=test_max_candidates, split_size=split_size,
-                                nested_xlin=nested_xlin)
-        super().__init__(in_channels, hidden_channels, predictor='cn1', **kwargs)
-        self.depth = depth
-
-    def _build_predictor(self, predictor: str, **kwargs: Any) -> Module:
-        return NCNCPredictor(self.hidden_channels, self.hidden_channels, **self._completion,
-                             **kwargs)
+        super().__init__(in_channels, hidden_channels, **kwargs)
+        self.depth = self.predictor.depth
 
     def _repr_extra(self) -> str:
         return f', depth={self.depth}'
-
-
-__all__ = ['NCN', 'NCNC']

@@ -8,45 +8,11 @@ from torch import Tensor
 from torch.nn import Embedding
 from torch_geometric.typing import Adj, OptTensor
 
-from graphkit.losses.ultragcn import UltraGCNLoss, constraint_weights, item_item_neighbors
-from graphkit.metrics.ranking import topk_full_ranking
+from graphkit.losses import UltraGCNLoss
 from graphkit.models.registry import MODELS
+from graphkit.ops import bipartite_pairs, constraint_weights, item_item_neighbors, sampled_dot, topk_full_ranking
 
 __all__ = ['UltraGCN']
-
-
-class _SampledDot(torch.autograd.Function):
-    r"""Scores :math:`s_{bj} = \mathbf{e}_{u_b}^\top \mathbf{e}_{j}` for a :obj:`[B, m]` matrix of item ids: a
-    sampled dense-dense product (SDDMM) on the sparse pattern of those ids (duplicates allowed), with two
-    sparse-dense products for the gradients. Same numbers as gathering the rows, without the :obj:`[B, m, d]`
-    intermediate and without scoring all items."""
-    @staticmethod
-    def forward(ctx, eu: Tensor, ei: Tensor, idx: Tensor) -> Tensor:  # type: ignore[override]
-        B, m = idx.shape
-        rowptr = torch.arange(B + 1, device=eu.device) * m
-        col = idx.reshape(-1)
-        pattern = torch.sparse_csr_tensor(rowptr, col, eu.new_zeros(col.numel()), size=(B, ei.size(0)),
-                                          check_invariants=False)
-        vals = torch.sparse.sampled_addmm(pattern, eu.detach(), ei.detach().t(), beta=0.0).values()
-        ctx.save_for_backward(eu, ei, idx)
-        return vals.view(B, m)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
-        eu, ei, idx = ctx.saved_tensors
-        (B, m), I = idx.shape, ei.size(0)
-        g, col = grad.reshape(-1).contiguous(), idx.reshape(-1)
-        grad_eu = grad_ei = None
-        if ctx.needs_input_grad[0]:
-            rowptr = torch.arange(B + 1, device=eu.device) * m
-            grad_eu = torch.sparse_csr_tensor(rowptr, col, g, size=(B, I), check_invariants=False) @ ei
-        if ctx.needs_input_grad[1]:
-            order = torch.argsort(col, stable=True)
-            colptr = torch.zeros(I + 1, dtype=torch.long, device=eu.device)
-            colptr[1:] = torch.bincount(col, minlength=I).cumsum(0)
-            row = torch.div(order, m, rounding_mode='floor')
-            grad_ei = torch.sparse_csr_tensor(colptr, row, g[order], size=(I, B), check_invariants=False) @ eu
-        return grad_eu, grad_ei, None
 
 
 @MODELS.register('ultragcn')
@@ -63,7 +29,8 @@ class UltraGCN(torch.nn.Module):
 
     and ties each user to the top-:math:`K` item-item neighbours :math:`S(i)` of its positive items, with
     weights :math:`\omega_{i,j}` from :math:`G = A^\top A`
-    (see :class:`~graphkit.losses.ultragcn.UltraGCNLoss` for the full objective).
+    (see :class:`~graphkit.losses.UltraGCNLoss` for the full objective; the weights come from
+    :func:`graphkit.ops.constraint_weights` and :func:`graphkit.ops.item_item_neighbors`).
 
     .. note::
 
@@ -104,11 +71,13 @@ class UltraGCN(torch.nn.Module):
         reduction (str, optional): ``'sum'`` (official) or ``'mean'`` over the batch. (default: :obj:`'sum'`)
         neg_scoring (str, optional): How negative scores are formed: ``'gather'`` the sampled item rows,
             ``'matmul'`` score all items with one matrix product then pick, ``'sparse'`` a sampled
-            dense-dense product on the batch's sparse pattern (sparse-dense products for the gradients), or
-            ``'auto'`` (``'matmul'`` when
-            :math:`I \le 2n`, else ``'sparse'``). Same numbers, different speed. (default: :obj:`'auto'`)
+            dense-dense product on the batch's sparse pattern (:func:`graphkit.ops.sampled_dot`), or
+            ``'auto'`` (``'matmul'`` when :math:`I \le 2n`, else ``'sparse'``). Same numbers, different speed.
+            (default: :obj:`'auto'`)
     """
     task = 'recommend'
+    kinds = ('recommend',)
+    trainable = True
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int, edge_index: Tensor,
                  w1: float = 1e-6, w2: float = 1.0, w3: float = 1e-6, w4: float = 1.0,
@@ -143,9 +112,8 @@ class UltraGCN(torch.nn.Module):
         self.register_buffer('b_item', b_item, persistent=False)
         self.register_buffer('ii_neighbors', nb, persistent=False)
         self.register_buffer('ii_weights', om, persistent=False)
-        ei = edge_index.long()
-        keep = (ei[0] < num_users) & (ei[1] >= num_users)
-        key = torch.unique(ei[0, keep] * num_items + (ei[1, keep] - num_users))  # sorted (user, item) keys
+        user, item = bipartite_pairs(edge_index, num_users, num_items)
+        key = torch.unique(user * num_items + item)  # sorted (user, item) keys
         self.register_buffer('train_key', key, persistent=False)
 
         self.embedding = Embedding(num_users + num_items, embedding_dim)
@@ -237,7 +205,7 @@ class UltraGCN(torch.nn.Module):
         if mode == 'matmul':
             return (eu @ emb_i.t()).gather(1, neg_item)
         if mode == 'sparse' and neg_item.size(1) <= self.num_items:
-            return _SampledDot.apply(eu, emb_i, neg_item)
+            return sampled_dot(eu, emb_i, neg_item)
         return torch.bmm(emb_i[neg_item], eu.unsqueeze(-1)).squeeze(-1)
 
     def loss(self, edge_label_index: Tensor, neg_index: Optional[Tensor] = None,
@@ -263,8 +231,8 @@ class UltraGCN(torch.nn.Module):
         nb = self.ii_neighbors[item] if use_ii else item.new_empty(item.numel(), 0)
         n = neg_item.size(1)
         if self._resolve_mode(n) == 'sparse' and 1 + n + nb.size(1) <= self.num_items:
-            # one SDDMM for positives, negatives and neighbours (torch's SDDMM needs row nnz <= #columns)
-            s = _SampledDot.apply(eu, ei, torch.cat([item.view(-1, 1), neg_item, nb], dim=1))
+            # one SDDMM for positives, negatives and neighbours (it takes at most num_items per row)
+            s = sampled_dot(eu, ei, torch.cat([item.view(-1, 1), neg_item, nb], dim=1))
             pos_score, neg_score, ii_score = s[:, 0], s[:, 1:1 + n], s[:, 1 + n:]
         else:
             pos_score = (eu * ei[item]).sum(-1)

@@ -1,4 +1,5 @@
-r"""The message-passing encoder of NCN / NCNC (spec A1.2) and its edge dropout."""
+r"""The message-passing encoder of NCN / NCNC (the MPNN of the NCN paper's MPNN-then-SF architecture, with
+the layers of the official code, GraphPKU/NeuralCommonNeighbor) and its edge-dropout module."""
 from __future__ import annotations
 
 from typing import List, Optional
@@ -9,43 +10,27 @@ from torch.nn import Dropout, Embedding, Identity, LayerNorm, Linear, Module, Mo
 from torch_geometric.nn import GCNConv
 
 from graphkit import ops
+from graphkit.nn._checks import check_choice, check_probabilities
 
 PURE_CONVS = ('puregcn', 'puresum', 'puremean', 'puremax')
 PYG_CONVS = ('gcn', 'sage', 'gin', 'max')
 CONVS = PYG_CONVS + PURE_CONVS + ('none', )
 
 
-def drop_adj(adj: Tensor, p: float, training: bool = True) -> Tensor:
-    r"""Drops every stored entry of a sparse CSR adjacency independently with probability :obj:`p`
-    and rescales the kept values by :math:`1 / (1 - p)` (``DropAdj`` of the NCN code).
-
-    Entries are dropped per direction, so a symmetric input may come back asymmetric. Returns
-    :obj:`adj` itself when :obj:`training` is :obj:`False` or :obj:`p` is :obj:`0`.
-    """
-    if not training or p <= 0.0:
-        return adj
-    rowptr, col, value = adj.crow_indices(), adj.col_indices(), adj.values()
-    keep = torch.rand(col.numel(), device=col.device) >= p
-    count = torch.cat([keep.new_zeros(1, dtype=torch.long), keep.long().cumsum(0)])
-    return torch.sparse_csr_tensor(count[rowptr], col[keep], value[keep] / (1.0 - p), adj.size(),
-                                   check_invariants=False)
-
-
 class DropAdj(Module):
-    r"""Module form of :func:`drop_adj`: a fresh mask over the adjacency nonzeros on every call,
-    active in training mode only.
+    r"""Module form of :func:`graphkit.ops.drop_adj`: a fresh mask over the adjacency nonzeros on every
+    call, active in training mode only.
 
     Args:
         p (float): Probability to drop an entry. (default: :obj:`0.0`)
     """
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"'{self.__class__.__name__}' expects 'p' in [0, 1) (got {p})")
+        check_probabilities(self.__class__.__name__, p=p)
         self.p = p
 
     def forward(self, adj: Tensor) -> Tensor:
-        return drop_adj(adj, self.p, self.training)
+        return ops.drop_adj(adj, self.p, self.training)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(p={self.p})'
@@ -87,7 +72,9 @@ class PureConv(Module):
 
 class MPNNEncoder(Module):
     r"""The message-passing encoder of NCN / NCNC from the `"Neural Common Neighbor with Completion
-    for Link Prediction" <https://arxiv.org/abs/2302.00890>`_ paper (spec A1.2).
+    for Link Prediction" <https://arxiv.org/abs/2302.00890>`_ paper: the MPNN that produces the node
+    representations the predictors pool, with the convolutions and layer blocks of the official code
+    (GraphPKU/NeuralCommonNeighbor, main @ 11d5970).
 
     Parametric convolutions (:obj:`gcn`, :obj:`sage`, :obj:`gin`, :obj:`max`) are PyG
     :class:`~torch_geometric.nn.conv.GCNConv` layers; after every layer but the last (and after the
@@ -128,18 +115,21 @@ class MPNNEncoder(Module):
             :obj:`'puregcn'`, :obj:`'puresum'`, :obj:`'puremean'`, :obj:`'puremax'` or
             :obj:`'none'`.
             (default: :obj:`'gcn'`)
-        layer_norm (bool, optional): LayerNorm in the inter-layer block (:obj:`--ln`).
-            (default: :obj:`False`)
-        dropout (float, optional): Dropout of the embedding / input stage and between layers
-            (:obj:`--gnndp`). (default: :obj:`0.0`)
-        input_dropout (float, optional): Dropout on raw input features (:obj:`--xdp`).
+        layer_norm (bool, optional): Puts a :class:`~torch.nn.LayerNorm` in the block after each
+            parametric layer (official :obj:`--ln`). (default: :obj:`False`)
+        dropout (float, optional): Dropout probability of the embedding / input stage and between
+            layers (official :obj:`--gnndp`). (default: :obj:`0.0`)
+        input_dropout (float, optional): Dropout probability on the raw input features (official
+            :obj:`--xdp`). (default: :obj:`0.0`)
+        tail_dropout (float, optional): Dropout probability after the last pure convolution (official
+            :obj:`--tdp`). (default: :obj:`0.0`)
+        edge_dropout (float, optional): Probability to drop each adjacency entry before every layer,
+            kept entries rescaled by :math:`1 / (1 - p)`, training only (official :obj:`--gnnedp`).
             (default: :obj:`0.0`)
-        tail_dropout (float, optional): Dropout after the last pure conv (:obj:`--tdp`).
-            (default: :obj:`0.0`)
-        edge_dropout (float, optional): Per-layer adjacency dropout (:obj:`--gnnedp`).
-            (default: :obj:`0.0`)
-        res (bool, optional): Residual connections. (default: :obj:`False`)
-        jk (bool, optional): Learnable weighted sum over the layer outputs. (default: :obj:`False`)
+        res (bool, optional): Adds each layer's input to its output whenever the shapes match
+            (official :obj:`--res`). (default: :obj:`False`)
+        jk (bool, optional): Returns a learnable weighted sum over the layer outputs instead of the
+            last one (official :obj:`--jk`). (default: :obj:`False`)
         num_embeddings (int, optional): If set, the input is a learnable, orthogonally initialised
             :class:`~torch.nn.Embedding` table of this many rows (featureless graphs); :obj:`x` is
             then :obj:`None` (all rows, one per node) or a :obj:`LongTensor` of row indices.
@@ -174,15 +164,11 @@ class MPNNEncoder(Module):
     ) -> None:
         super().__init__()
         name = self.__class__.__name__
-        if conv not in CONVS:
-            raise ValueError(f"'{name}' got an unknown 'conv' '{conv}' (expected one of "
-                             f"{', '.join(CONVS)})")
+        check_choice(name, 'conv', conv, CONVS)
         if num_layers < 0:
             raise ValueError(f"'{name}' expects 'num_layers' >= 0 (got {num_layers})")
-        for key, p in (('dropout', dropout), ('input_dropout', input_dropout),
-                       ('tail_dropout', tail_dropout), ('edge_dropout', edge_dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"'{name}' expects '{key}' in [0, 1) (got {p})")
+        check_probabilities(name, dropout=dropout, input_dropout=input_dropout, tail_dropout=tail_dropout,
+                            edge_dropout=edge_dropout)
         if num_embeddings is None and (in_channels is None or in_channels <= 0):
             raise ValueError(f"'{name}' needs a positive 'in_channels' when 'num_embeddings' is "
                              f"not set (got {in_channels})")
@@ -194,18 +180,10 @@ class MPNNEncoder(Module):
             raise ValueError(f"'{name}' with conv '{conv}' needs 'out_channels' == "
                              f"'hidden_channels' (got {out_channels} and {hidden_channels})")
 
-        self.in_channels = in_channels
-        self.hidden_channels = hidden_channels
-        self.out_channels = out_channels
-        self.num_layers = num_layers
-        self.conv = conv
-        self.layer_norm = layer_norm
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.tail_dropout = tail_dropout
-        self.edge_dropout = edge_dropout
-        self.res = res
-        self.jk = jk
+        self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
+        self.num_layers, self.conv, self.layer_norm, self.res, self.jk = num_layers, conv, layer_norm, res, jk
+        self.dropout, self.input_dropout = dropout, input_dropout
+        self.tail_dropout, self.edge_dropout = tail_dropout, edge_dropout
         self.num_embeddings = num_embeddings
 
         # Input stage.
@@ -294,8 +272,7 @@ class MPNNEncoder(Module):
         first = self.input[0]
         value = torch.nn.functional.dropout(x.values(), first.p, self.training)
         if len(self.input) == 1:
-            return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), value, x.size(),
-                                           check_invariants=False).to_dense()
+            return ops.csr_tensor(x.crow_indices(), x.col_indices(), value, x.size()).to_dense()
         lin = self.input[1]
         rowptr, col = x.crow_indices().long(), x.col_indices().long()
         out = torch.nn.functional.embedding_bag(col, lin.weight.t(), rowptr[:-1], mode='sum',

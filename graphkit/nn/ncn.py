@@ -1,4 +1,6 @@
-r"""NCN / NCNC link predictors (spec A1.3-A1.7) and their ablations."""
+r"""The NCN / NCNC link predictors of the `"Neural Common Neighbor with Completion for Link Prediction"
+<https://arxiv.org/abs/2302.00890>`_ paper and its ablations, in the module order of the official code
+(GraphPKU/NeuralCommonNeighbor, main @ 11d5970)."""
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
@@ -8,6 +10,7 @@ from torch import Tensor
 from torch.nn import Dropout, Identity, LayerNorm, Linear, Module, Parameter, ReLU, Sequential
 
 from graphkit import ops
+from graphkit.nn._checks import check_choice, check_probabilities
 from graphkit.nn.encoder import DropAdj
 
 VARIANTS = ('cn0', 'scn1', 'cn1', 'cn1.5', 'cn1res')
@@ -15,22 +18,6 @@ VARIANTS = ('cn0', 'scn1', 'cn1', 'cn1.5', 'cn1res')
 
 def _ln(channels: int, on: bool) -> Module:
     return LayerNorm(channels) if on else Identity()
-
-
-def _two_hop_stack(adj: Tensor) -> Tensor:
-    r"""The :math:`2N \times 2N` CSR :math:`[[\mathbf{A}, 0], [\mathbf{B}, 0]]` with
-    :math:`\mathbf{B} = \mathbb{1}[\mathbf{A}^2 > 0]`, so that row :math:`N + j` lists the 2-hop
-    neighbours of :math:`j` in the same column space as row :math:`i` of :math:`\mathbf{A}`."""
-    n = adj.size(0)
-    a = torch.sparse_csr_tensor(adj.crow_indices(), adj.col_indices(),
-                                torch.ones_like(adj.values()), adj.size(), check_invariants=False)
-    # The product's columns are not sorted within rows; rebuild canonically.
-    a2 = ops.to_csr((a @ a).to_sparse_coo().coalesce().indices(), n, symmetric=False,
-                    self_loops='keep')
-    rowptr = torch.cat([a.crow_indices(), a2.crow_indices()[1:] + a.col_indices().numel()])
-    col = torch.cat([a.col_indices(), a2.col_indices()])
-    return torch.sparse_csr_tensor(rowptr, col, torch.ones(col.numel(), device=col.device),
-                                   (2 * n, 2 * n), check_invariants=False)
 
 
 class NCNPredictor(Module):
@@ -42,7 +29,7 @@ class NCNPredictor(Module):
         \mathcal{N}(j)} \mathbf{h}'_u\big) + f_{ij}(\mathbf{h}_i \odot \mathbf{h}_j)\Big),
         \qquad \mathbf{h}' = \mathbf{h} + \mathrm{xlin}(\mathbf{h}) \text{ if use\_xlin}
 
-    with the module order of the official code (spec A1.4):
+    with the module order of the official code:
     :obj:`xlin = Lin-Drop-ReLU-Lin-LN-Drop-ReLU`, :obj:`f_ij = Lin-LN-Drop-ReLU[-Lin]`,
     :obj:`f_cn = Lin-Drop-ReLU-Lin-LN-Drop-ReLU[-Lin]` (the bracketed :obj:`Lin` is dropped with
     :obj:`tailact`), :obj:`lin = Lin-LN-Drop-ReLU[-Lin-LN-Drop-ReLU if twolayerlin]-Lin(F, 1)`.
@@ -53,30 +40,36 @@ class NCNPredictor(Module):
     :obj:`'scn1'` (CN *count* through :math:`f_{cn}`), :obj:`'cn1'` (NCN), :obj:`'cn1.5'` (NCN2:
     adds :math:`\sum_{u \in \mathcal{N}(i) \cap \mathcal{N}_2(j)} \mathbf{h}'_u + \sum_{u \in
     \mathcal{N}_2(i) \cap \mathcal{N}(j)} \mathbf{h}'_u` through a separate MLP,
-    :math:`\mathcal{N}_2` the support of :math:`\mathbf{A}^2`) and :obj:`'cn1res'` (NCN-diff: adds
-    the non-common neighbours
+    :math:`\mathcal{N}_2` the support of :math:`\mathbf{A}^2`, see :func:`graphkit.ops.two_hop_stack`)
+    and :obj:`'cn1res'` (NCN-diff: adds the non-common neighbours
     :math:`\mathcal{N}(i) \triangle \mathcal{N}(j)` through a separate MLP).
 
     .. note::
         :obj:`adj` must be the adjacency the encoder saw (target-link-removed in training). In
-        training mode, :obj:`edge_dropout` (:obj:`--preedp`) drops adjacency entries before the
-        common-neighbour sets are computed; its values are ignored (the CN indicator is binary).
+        training mode, :obj:`edge_dropout` drops adjacency entries before the common-neighbour sets
+        are computed; its values are ignored (the CN indicator is binary).
 
     Args:
         in_channels (int): Size of each node representation.
         hidden_channels (int): Width of the MLPs.
         variant (str, optional): :obj:`'cn0'`, :obj:`'scn1'`, :obj:`'cn1'`, :obj:`'cn1.5'` or
             :obj:`'cn1res'`. (default: :obj:`'cn1'`)
-        dropout (float, optional): Dropout in all MLPs (:obj:`--predp`). (default: :obj:`0.0`)
-        edge_dropout (float, optional): Adjacency dropout before the CN computation
-            (:obj:`--preedp`). (default: :obj:`0.0`)
-        use_xlin (bool, optional): Apply the residual :obj:`xlin` MLP to the pooled representations.
+        dropout (float, optional): Dropout probability in all MLPs (official :obj:`--predp`).
+            (default: :obj:`0.0`)
+        edge_dropout (float, optional): Probability to drop each adjacency entry before the
+            common-neighbour sets are computed, training only (official :obj:`--preedp`).
+            (default: :obj:`0.0`)
+        use_xlin (bool, optional): Pools :math:`\mathbf{h} + \mathrm{xlin}(\mathbf{h})` instead of
+            :math:`\mathbf{h}` over the common neighbours (official :obj:`--use_xlin`).
             (default: :obj:`False`)
-        tailact (bool, optional): End both branches with an activation instead of a linear layer.
-            (default: :obj:`False`)
-        twolayerlin (bool, optional): Two hidden layers in the output MLP. (default: :obj:`False`)
-        layer_norm (bool, optional): LayerNorms in the MLPs (:obj:`--lnnn`). (default: :obj:`False`)
-        beta (float, optional): Initial value of the learnable CN-branch gain. (default: :obj:`1.0`)
+        tailact (bool, optional): Ends the :math:`f_{ij}` and :math:`f_{cn}` branches with a ReLU
+            instead of a :obj:`Linear` (official :obj:`--tailact`). (default: :obj:`False`)
+        twolayerlin (bool, optional): Two hidden layers instead of one in the output MLP
+            :obj:`lin` (official :obj:`--twolayerlin`). (default: :obj:`False`)
+        layer_norm (bool, optional): Puts the LayerNorms (:obj:`LN` above) into the MLPs (official
+            :obj:`--lnnn`). (default: :obj:`False`)
+        beta (float, optional): Initial value of the learnable gain :math:`\beta` of the CN branch
+            (official :obj:`--beta`). (default: :obj:`1.0`)
 
     Shapes:
         - **input:** node representations :math:`(|\mathcal{V}|, F)`, sparse CSR adjacency
@@ -98,24 +91,14 @@ class NCNPredictor(Module):
     ) -> None:
         super().__init__()
         name = self.__class__.__name__
-        if variant not in VARIANTS:
-            raise ValueError(f"'{name}' got an unknown 'variant' '{variant}' (expected one of "
-                             f"{', '.join(VARIANTS)})")
-        for key, p in (('dropout', dropout), ('edge_dropout', edge_dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"'{name}' expects '{key}' in [0, 1) (got {p})")
+        check_choice(name, 'variant', variant, VARIANTS)
+        check_probabilities(name, dropout=dropout, edge_dropout=edge_dropout)
         if in_channels <= 0 or hidden_channels <= 0:
             raise ValueError(f"'{name}' expects positive 'in_channels' and 'hidden_channels' "
                              f"(got {in_channels} and {hidden_channels})")
-        self.in_channels = in_channels
-        self.hidden_channels = hidden_channels
-        self.variant = variant
-        self.dropout = dropout
-        self.edge_dropout = edge_dropout
-        self.use_xlin = use_xlin
-        self.tailact = tailact
-        self.twolayerlin = twolayerlin
-        self.layer_norm = layer_norm
+        self.in_channels, self.hidden_channels, self.variant = in_channels, hidden_channels, variant
+        self.dropout, self.edge_dropout, self.layer_norm = dropout, edge_dropout, layer_norm
+        self.use_xlin, self.tailact, self.twolayerlin = use_xlin, tailact, twolayerlin
 
         F, H, p, ln = in_channels, hidden_channels, dropout, layer_norm
         self.drop_adj = DropAdj(edge_dropout)
@@ -181,7 +164,7 @@ class NCNPredictor(Module):
             return self._head(xi, xj, z, z2)
         # 'cn1.5'
         n = adj.size(0)
-        stack = _two_hop_stack(adj)
+        stack = ops.two_hop_stack(adj)
         z = ops.cn_sum(adj, pairs, hp)
         c12 = ops.common_neighbors(stack, torch.stack([pairs[0], pairs[1] + n])).cn
         c21 = ops.common_neighbors(stack, torch.stack([pairs[0] + n, pairs[1]])).cn
@@ -214,30 +197,42 @@ class NCNCPredictor(NCNPredictor):
     and edge dropout stay active in training), as the official code does.
 
     .. note::
-        Quirk Q1 of the official code: the completion call receives :math:`\mathbf{h}'` (after
-        :obj:`xlin`) and applies :obj:`xlin` again. :obj:`nested_xlin=True` (default) reproduces it;
-        :obj:`False` passes :math:`\mathbf{h}` instead (needs re-tuning). The inner call also draws
-        its own edge dropout on the already-dropped adjacency, as officially.
+        A quirk of the official code: the completion call receives :math:`\mathbf{h}'` (after
+        :obj:`xlin`) and applies :obj:`xlin` again, so the completion scores pool
+        :math:`\mathbf{h}' + \mathrm{xlin}(\mathbf{h}')`. :obj:`nested_xlin=True` (default)
+        reproduces it; :obj:`False` passes :math:`\mathbf{h}` instead (needs re-tuning). The inner
+        call also draws its own edge dropout on the already-dropped adjacency, as officially.
 
     .. note::
-        :obj:`train_max_candidates` / :obj:`test_max_candidates` (:obj:`--trndeg` / :obj:`--tstdeg`)
-        keep at most :math:`k` candidates per pair and per side, sampled with replacement and
-        weighted by rowcount / k (unbiased). :obj:`split_size` scores the completion pairs in chunks
-        of that many pairs to bound memory; results are unchanged.
+        :obj:`train_max_candidates` / :obj:`test_max_candidates` keep at most :math:`k` candidates
+        per pair and per side, sampled with replacement and weighted by rowcount / k (unbiased).
+        :obj:`split_size` scores the completion pairs in chunks of that many pairs to bound memory;
+        results are unchanged.
 
     Args:
         in_channels (int): Size of each node representation.
         hidden_channels (int): Width of the MLPs.
         depth (int, optional): Completion depth, :obj:`1` (NCNC) or :obj:`2` (NCNC2); :obj:`0`
             disables completion. (default: :obj:`1`)
-        scale (float, optional): Calibration scale (:obj:`--probscale`). (default: :obj:`5.0`)
-        offset (float, optional): Calibration offset (:obj:`--proboffset`). (default: :obj:`3.0`)
-        pt (float, optional): Odds re-weighting (:obj:`--pt`). (default: :obj:`0.5`)
-        alpha (float, optional): Final gain (:obj:`--alpha`). (default: :obj:`1.0`)
-        train_max_candidates (int, optional): :obj:`--trndeg`. (default: :obj:`None`)
-        test_max_candidates (int, optional): :obj:`--tstdeg`. (default: :obj:`None`)
-        split_size (int, optional): Chunk size for completion scoring. (default: :obj:`None`)
-        nested_xlin (bool, optional): Reproduce quirk Q1. (default: :obj:`True`)
+        scale (float, optional): Slope of the calibration
+            :math:`p_0 = \sigma(\mathrm{scale} \cdot (s - \mathrm{offset}))` of the completion
+            logits (official :obj:`--probscale`). (default: :obj:`5.0`)
+        offset (float, optional): Shift of that calibration (official :obj:`--proboffset`).
+            (default: :obj:`3.0`)
+        pt (float, optional): Odds re-weighting :math:`p_t` of the calibrated probability, in
+            :math:`(0, 1)` (official :obj:`--pt`). (default: :obj:`0.5`)
+        alpha (float, optional): Gain :math:`\alpha` on the completion probability (official
+            :obj:`--alpha`). (default: :obj:`1.0`)
+        train_max_candidates (int, optional): In training, samples at most this many completion
+            candidates per pair and side (official :obj:`--trndeg`); :obj:`None` keeps all.
+            (default: :obj:`None`)
+        test_max_candidates (int, optional): The same at evaluation (official :obj:`--tstdeg`).
+            (default: :obj:`None`)
+        split_size (int, optional): Scores the completion pairs in chunks of this many, to bound
+            memory (official :obj:`--splitsize`); :obj:`None` scores them at once.
+            (default: :obj:`None`)
+        nested_xlin (bool, optional): Reproduces the official double :obj:`xlin` of the completion
+            call (see above). (default: :obj:`True`)
         **kwargs (optional): The remaining arguments of :class:`NCNPredictor` (:obj:`variant` is
             fixed to :obj:`'cn1'`).
     """

@@ -2,7 +2,19 @@ r"""Sparse adjacency, SpMM and common-neighbour operations on plain PyTorch.
 
 Pure functions on :obj:`torch.sparse_csr` adjacency matrices, device-agnostic,
 using torch-scatter / torch-sparse only when :mod:`torch_geometric.typing`
-reports them (see :func:`extension_flags`, :func:`disable_extensions`).
+reports them (see :func:`extension_flags`, :func:`disable_extensions`). Every
+sparse tensor is built through :func:`csr_tensor` / :func:`to_sparse_csr` /
+:func:`coo_tensor`. One job per module:
+
+* :mod:`~graphkit.ops.csr`: building sparse tensors, reading CSR rows;
+* :mod:`~graphkit.ops.adjacency`: canonical adjacencies, degrees,
+  normalisation, edge removal;
+* :mod:`~graphkit.ops.dropout`: edge dropout;
+* :mod:`~graphkit.ops.spmm`, :mod:`~graphkit.ops.sddmm`: sparse-dense and
+  sampled dense-dense products;
+* :mod:`~graphkit.ops.common_neighbors`: common-neighbour sets and pooling;
+* :mod:`~graphkit.ops.topk`: top-:math:`k` over all candidates;
+* :mod:`~graphkit.ops.bipartite`: user-item graph preprocessing (UltraGCN).
 """
 from graphkit.ops._backend import disable_extensions, extension_flags
 from graphkit.ops.adjacency import (
@@ -15,6 +27,7 @@ from graphkit.ops.adjacency import (
     rw_norm,
     to_csr,
 )
+from graphkit.ops.bipartite import bipartite_pairs, constraint_weights, item_item_neighbors
 from graphkit.ops.common_neighbors import (
     CommonNeighbors,
     cn_count,
@@ -22,10 +35,19 @@ from graphkit.ops.common_neighbors import (
     common_neighbors,
     pool_pairs,
     sample_per_row,
+    two_hop_stack,
 )
+from graphkit.ops.csr import coo_tensor, csr_rows, csr_tensor, to_sparse_csr
+from graphkit.ops.dropout import drop_adj
+from graphkit.ops.sddmm import sampled_dot
 from graphkit.ops.spmm import spmm
+from graphkit.ops.topk import topk_full_ranking
 
 __all__ = [
+    'csr_tensor',
+    'to_sparse_csr',
+    'coo_tensor',
+    'csr_rows',
     'check_edge_index',
     'to_csr',
     'pairs_to_csr',
@@ -34,13 +56,20 @@ __all__ = [
     'gcn_norm',
     'rw_norm',
     'remove_edges',
+    'drop_adj',
     'spmm',
+    'sampled_dot',
     'CommonNeighbors',
     'common_neighbors',
     'cn_count',
     'cn_sum',
     'pool_pairs',
     'sample_per_row',
+    'two_hop_stack',
+    'topk_full_ranking',
+    'bipartite_pairs',
+    'constraint_weights',
+    'item_item_neighbors',
     'extension_flags',
     'disable_extensions',
 ]

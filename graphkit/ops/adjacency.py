@@ -5,22 +5,14 @@ Every function here takes and returns a ``torch.sparse_csr`` tensor of shape
 throughout graphkit: binary :obj:`float32` values, one entry per
 :obj:`(row, col)` and sorted columns within each row.
 """
-import warnings
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-warnings.filterwarnings('ignore', '.*Sparse CSR tensor support is in beta.*')
+from graphkit.ops.csr import csr_tensor, to_sparse_csr
 
 _SELF_LOOPS = ('remove', 'keep', 'add')
-
-
-def _csr(rowptr: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
-    # Our constructions satisfy the CSR invariants by design: skip the check.
-    return torch.sparse_csr_tensor(rowptr, col, values,
-                                   size=(num_nodes, num_nodes),
-                                   check_invariants=False)
 
 
 # Validation ##################################################################
@@ -115,7 +107,7 @@ def _from_sorted_keys(keys: Tensor, values: Tensor, num_nodes: int) -> Tensor:
     col = keys % n
     bounds = torch.arange(num_nodes + 1, device=keys.device) * n
     rowptr = torch.searchsorted(keys, bounds)
-    return _csr(rowptr, col, values, num_nodes)
+    return csr_tensor(rowptr, col, values, num_nodes)
 
 
 def _is_canonical(rowptr: Tensor, col: Tensor) -> bool:
@@ -172,7 +164,7 @@ def to_csr(
         rowptr, col = edge_index.crow_indices(), edge_index.col_indices()
         if _is_canonical(rowptr.long(), col.long()):
             return edge_index
-        return edge_index.to_sparse_coo().coalesce().to_sparse_csr()
+        return to_sparse_csr(edge_index.to_sparse_coo().coalesce())
 
     if self_loops not in _SELF_LOOPS:
         raise ValueError(f"'self_loops' must be one of {_SELF_LOOPS} "
@@ -214,8 +206,7 @@ def pairs_to_csr(pairs: Tensor, num_rows: int, num_cols: int) -> Tensor:
         raise ValueError(f"'pairs' must index a ({num_rows}, {num_cols}) matrix")
     keys = torch.unique(pairs[0] * num_cols + pairs[1])
     rowptr = torch.searchsorted(keys, torch.arange(num_rows + 1, device=keys.device) * num_cols)
-    return torch.sparse_csr_tensor(rowptr, keys % max(num_cols, 1), torch.ones(keys.numel(), device=keys.device),
-                                   size=(num_rows, num_cols), check_invariants=False)
+    return csr_tensor(rowptr, keys % max(num_cols, 1), None, (num_rows, num_cols))
 
 
 def degree(adj: Tensor, weighted: bool = False) -> Tensor:
@@ -241,7 +232,7 @@ def _scale(adj: Tensor, rowptr: Tensor, col: Tensor, values: Tensor,
     values = values * left[row]
     if right is not None:
         values = values * right[col]
-    return _csr(rowptr, col, values, adj.size(0))
+    return csr_tensor(rowptr, col, values, adj.size(0))
 
 
 def _add_identity(adj: Tensor) -> Tensor:
@@ -336,4 +327,4 @@ def remove_edges(adj: Tensor, pairs: Tensor) -> Tensor:
     keep = drop[pos] != keys
     csum = torch.cat([keep.new_zeros(1, dtype=torch.long), keep.cumsum(0)])
     new_rowptr = csum[rowptr]
-    return _csr(new_rowptr, col[keep], values[keep], adj.size(0))
+    return csr_tensor(new_rowptr, col[keep], values[keep], adj.size(0))

@@ -14,7 +14,8 @@ from torch import Tensor
 from torch_geometric.utils import scatter
 from torch_geometric.utils import spmm as pyg_spmm
 
-from graphkit.ops.adjacency import _check_adj, check_edge_index
+from graphkit.ops.adjacency import _check_adj, check_edge_index, to_csr
+from graphkit.ops.csr import csr_rows, csr_tensor
 
 _SHIFT = 32
 _MASK = (1 << _SHIFT) - 1
@@ -30,20 +31,6 @@ class CommonNeighbors(NamedTuple):
     only_j: Optional[Tensor] = None
 
 
-def _gather_keys(rowptr: Tensor, col: Tensor, rows: Tensor) -> Tensor:
-    # Keys (b << 32) + u for every u in the CSR row `rows[b]`, sorted if the
-    # columns of each row are sorted.
-    start, end = rowptr[rows], rowptr[rows + 1]
-    count = end - start
-    total = int(count.sum()) if count.numel() else 0
-    b = torch.repeat_interleave(
-        torch.arange(rows.numel(), device=rows.device), count,
-        output_size=total)
-    offset = torch.cumsum(count, 0) - count  # exclusive prefix sum
-    pos = start[b] + torch.arange(total, device=rows.device) - offset[b]
-    return (b << _SHIFT) + col[pos]
-
-
 def _member(query: Tensor, sorted_keys: Tensor) -> Tensor:
     # Boolean mask: which `query` keys occur in `sorted_keys`.
     if sorted_keys.numel() == 0:
@@ -51,6 +38,12 @@ def _member(query: Tensor, sorted_keys: Tensor) -> Tensor:
     pos = torch.searchsorted(sorted_keys, query)
     pos = pos.clamp_(max=sorted_keys.numel() - 1)
     return sorted_keys[pos] == query
+
+
+def _encode(b: Tensor, u: Tensor) -> Tensor:
+    # Keys (b << 32) + u; the entries of CSR rows (csr_rows) give sorted keys
+    # when the columns of each row are sorted.
+    return (b << _SHIFT) + u
 
 
 def _decode(keys: Tensor) -> Tensor:
@@ -66,7 +59,7 @@ def _pair_keys(adj: Tensor, pairs: Tensor) -> Tuple[Tensor, Tensor]:
                          f"B={pairs.size(1)})")
     rowptr, col = adj.crow_indices().long(), adj.col_indices().long()
     i, j = pairs.long()
-    return _gather_keys(rowptr, col, i), _gather_keys(rowptr, col, j)
+    return _encode(*csr_rows(rowptr, col, i)), _encode(*csr_rows(rowptr, col, j))
 
 
 def common_neighbors(
@@ -132,7 +125,7 @@ def cn_count(adj: Tensor, pairs: Tensor) -> Tensor:
 
 def _sort_coo(coo: Tensor, *others: Optional[Tensor]):
     # Sorts a (pair, node) COO list by (pair, node) if it is not already.
-    keys = (coo[0] << _SHIFT) + coo[1]
+    keys = _encode(coo[0], coo[1])
     if keys.numel() < 2 or bool((keys[1:] >= keys[:-1]).all()):
         return (coo, ) + others
     perm = torch.argsort(keys, stable=True)
@@ -209,9 +202,7 @@ def _pool(coo: Tensor, x: Tensor, num_pairs: int, weight: Optional[Tensor],
                   else weight.to(x2.dtype))
         rowptr = torch.searchsorted(
             coo[0], torch.arange(num_pairs + 1, device=coo.device))
-        s = torch.sparse_csr_tensor(rowptr, coo[1], values,
-                                    size=(num_pairs, x2.size(0)),
-                                    check_invariants=False)
+        s = csr_tensor(rowptr, coo[1], values, (num_pairs, x2.size(0)))
         out = pyg_spmm(s, x2, 'sum')
     return out.squeeze(-1) if squeeze else out
 
@@ -301,5 +292,38 @@ def sample_per_row(
 
     out = torch.cat([kept, sampled], dim=1)
     weight = torch.cat([kept_w, sampled_w])
-    perm = torch.argsort((out[0] << _SHIFT) + out[1], stable=True)
+    perm = torch.argsort(_encode(out[0], out[1]), stable=True)
     return out[:, perm], weight[perm]
+
+
+def two_hop_stack(adj: Tensor) -> Tensor:
+    r"""The :math:`2N \times 2N` binary CSR matrix
+
+    .. math::
+        \mathbf{S} = \begin{bmatrix} \mathbb{1}[\mathbf{A} \neq 0] & \mathbf{0} \\
+        \mathbb{1}[\mathbf{A}^2 > 0] & \mathbf{0} \end{bmatrix}
+
+    whose row :math:`i` lists the neighbours :math:`\mathcal{N}(i)` and row
+    :math:`N + j` the two-hop neighbours :math:`\mathcal{N}_2(j)` (the support
+    of :math:`\mathbf{A}^2`, computed on the binary pattern of :obj:`adj`) in
+    the same column space. So :func:`common_neighbors` on :math:`\mathbf{S}`
+    with the pairs :math:`(i, N + j)` gives :math:`\mathcal{N}(i) \cap
+    \mathcal{N}_2(j)`, the extra term of the NCN2 predictor of the `"Neural
+    Common Neighbor with Completion for Link Prediction"
+    <https://arxiv.org/abs/2302.00890>`_ paper.
+
+    Columns are sorted and unique within every row. :math:`\mathcal{N}_2(j)`
+    contains :math:`j` itself whenever :math:`j` has a neighbour.
+
+    Args:
+        adj (torch.Tensor): CSR adjacency of shape :obj:`(N, N)` with sorted,
+            unique columns per row (as :func:`to_csr` builds it).
+    """
+    n = _check_adj(adj)
+    a = csr_tensor(adj.crow_indices(), adj.col_indices(), torch.ones_like(adj.values()), n)
+    # The product's columns are not sorted within rows; rebuild canonically.
+    a2 = to_csr((a @ a).to_sparse_coo().coalesce().indices(), n, symmetric=False,
+                self_loops='keep')
+    rowptr = torch.cat([a.crow_indices(), a2.crow_indices()[1:] + a.col_indices().numel()])
+    col = torch.cat([a.col_indices(), a2.col_indices()])
+    return csr_tensor(rowptr, col, None, 2 * n)

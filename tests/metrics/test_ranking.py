@@ -3,36 +3,10 @@ import math
 import pytest
 import torch
 
-from graphkit.metrics.ranking import csr_rows, mean_over, ranking_metrics, topk_full_ranking
-
-
-def _csr(rows, num_rows, num_cols):
-    rowptr, col = [0], []
-    for r in range(num_rows):
-        col += sorted(rows.get(r, []))
-        rowptr.append(len(col))
-    return torch.sparse_csr_tensor(torch.tensor(rowptr), torch.tensor(col, dtype=torch.long),
-                                   torch.ones(len(col)), size=(num_rows, num_cols))
-
-
-def _problem(num_users=13, num_items=9, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    scores = torch.randint(0, 4, (num_users, num_items), generator=gen).float()  # many ties
-    train, test = {}, {}
-    for u in range(num_users):
-        perm = torch.randperm(num_items, generator=gen).tolist()
-        n_train = int(torch.randint(0, num_items - 1, (1,), generator=gen))
-        train[u] = perm[:n_train]
-        n_test = 0 if u % 4 == 0 else int(torch.randint(1, num_items - n_train + 1, (1,), generator=gen))
-        test[u] = perm[n_train:n_train + n_test]
-    train[1] = list(range(num_items))  # a user with every item excluded
-    test[1] = []
-    return scores, train, test
-
-
-def _naive_rank(scores, excluded):
-    cand = [c for c in range(len(scores)) if c not in excluded]
-    return sorted(cand, key=lambda c: (-float(scores[c]), c))
+from graphkit.metrics.ranking import mean_over, ranking_metrics
+from tests.ops._ops_graphs import csr_from_rows as _csr
+from tests.ops._ops_graphs import naive_rank as _naive_rank
+from tests.ops._ops_graphs import ranking_problem as _problem
 
 
 def _naive(scores, train, test, k):
@@ -57,18 +31,6 @@ def _naive(scores, train, test, k):
         out['f1'].append(2 * prec * rec / (prec + rec) if h else 0.0)
         out['mrr'].append(1 / (first + 1))
     return out
-
-
-@pytest.mark.parametrize('chunk_size', [1, 4, 1024])
-@pytest.mark.parametrize('k', [1, 3, 9, 20])  # 20 > number of candidates
-def test_topk_matches_naive_loop(chunk_size, k):
-    scores, train, _ = _problem()
-    top = topk_full_ranking(lambda q: scores[q], scores.size(0), k, exclude=_csr(train, 13, 9),
-                            chunk_size=chunk_size)
-    assert top.shape == (13, k)
-    for u in range(13):
-        ranked = _naive_rank(scores[u], set(train[u]))[:k]
-        assert top[u].tolist() == ranked + [-1] * (k - len(ranked))
 
 
 @pytest.mark.parametrize('chunk_size', [1, 5, 1024])
@@ -108,20 +70,16 @@ def test_mean_over_denominators():
     assert of_means['f1@2'] == pytest.approx(2 * p * r / (p + r))
 
 
-def test_csr_rows():
-    rowptr, col = torch.tensor([0, 2, 2, 5]), torch.tensor([1, 4, 0, 2, 3])
-    local, c = csr_rows(rowptr, col, torch.tensor([2, 1, 0]))
-    assert local.tolist() == [0, 0, 0, 2, 2] and c.tolist() == [0, 2, 3, 1, 4]
-
-
 def test_errors():
     with pytest.raises(ValueError, match='ks'):
         ranking_metrics(lambda q: torch.zeros(q.numel(), 3), (torch.tensor([0, 0]), torch.tensor([])), [0])
     with pytest.raises(ValueError, match='score_fn'):
-        topk_full_ranking(lambda q: torch.zeros(3), 2, 1)
+        ranking_metrics(lambda q: torch.zeros(3), (torch.tensor([0, 0, 0]), torch.tensor([])), [1])
     with pytest.raises(ValueError, match='chunk_size'):
-        topk_full_ranking(lambda q: torch.zeros(q.numel(), 3), 2, 1, chunk_size=0)
+        ranking_metrics(lambda q: torch.zeros(q.numel(), 3), (torch.tensor([0, 0]), torch.tensor([])), [1],
+                        chunk_size=0)
     with pytest.raises(ValueError, match='denominator'):
         mean_over({}, 'users')
     with pytest.raises(ValueError, match='exclude'):
-        topk_full_ranking(lambda q: torch.zeros(q.numel(), 3), 2, 1, exclude=torch.zeros(2, 3))
+        ranking_metrics(lambda q: torch.zeros(q.numel(), 3), (torch.tensor([0, 0, 0]), torch.tensor([])), [1],
+                        exclude=torch.zeros(2, 3))

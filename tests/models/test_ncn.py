@@ -204,3 +204,23 @@ def test_package_exports():
     assert {'NCN', 'NCNC'} <= set(graphkit.models.__all__)
     assert {'MPNNEncoder', 'NCNPredictor', 'NCNCPredictor'} <= set(graphkit.nn.__all__)
     assert Path(CONFIG_DIR / 'ncn' / 'default.yaml').exists()
+
+
+def test_keywords_reach_their_component():
+    model = NCNC(12, 16, dropout=0.1, predictor_dropout=0.2, edge_dropout=0.3, predictor_edge_dropout=0.4,
+                 layer_norm=False, predictor_layer_norm=False, use_xlin=True, num_layers=2, jk=True,
+                 depth=2, pt=0.3, split_size=5)
+    enc, pred = model.encoder, model.predictor
+    assert (enc.dropout, enc.edge_dropout, enc.layer_norm, enc.num_layers, enc.jk) == (0.1, 0.3, False, 2, True)
+    assert (pred.dropout, pred.edge_dropout, pred.layer_norm, pred.use_xlin) == (0.2, 0.4, False, True)
+    assert (pred.depth, float(pred.pt), pred.split_size, model.depth) == (2, pytest.approx(0.3), 5, 2)
+    defaults = NCN(12, 16)
+    assert defaults.encoder.conv == 'puregcn' and defaults.encoder.layer_norm and defaults.predictor.layer_norm
+    with pytest.raises(TypeError, match="unexpected keyword argument 'depth'"):
+        NCN(12, 16, depth=2)  # a completion argument: NCNC only
+    with pytest.raises(TypeError, match="unexpected keyword argument 'variant'"):
+        NCN(12, 16, variant='cn0')  # the model's name for it is 'predictor'
+    with pytest.raises(TypeError, match="unexpected keyword argument 'predictor_use_xlin'"):
+        NCN(12, 16, predictor_use_xlin=True)  # the prefix only where the encoder has the same name
+    with pytest.raises(ValueError, match="no 'predictor' choice"):
+        NCNC(12, 16, predictor='cn0')

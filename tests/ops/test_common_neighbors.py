@@ -9,10 +9,12 @@ from graphkit.ops import (
     cn_count,
     cn_sum,
     common_neighbors,
+    csr_tensor,
     pool_pairs,
     remove_edges,
     sample_per_row,
     to_csr,
+    two_hop_stack,
 )
 from tests.ops._ops_graphs import as_index, coo_to_sets, graphs, neighbour_sets
 
@@ -196,3 +198,32 @@ def test_target_link_removal_changes_cn():
     assert cn_count(adj, pairs).tolist() == [2.0, 2.0]
     adj_b = remove_edges(adj, torch.tensor([[0], [1]]))
     assert cn_count(adj_b, pairs).tolist() == [1.0, 1.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.sampled_from([(True, 'remove'), (True, 'keep'), (False, 'keep')]))
+def test_two_hop_stack_vs_dense(g, policy):
+    n, edges, pairs = g
+    symmetric, loops = policy
+    adj = to_csr(as_index(edges), n, symmetric=symmetric, self_loops=loops)
+    stack = two_hop_stack(adj)
+    a = (adj.to_dense() != 0).float()
+    expected = torch.zeros(2 * n, 2 * n)
+    expected[:n, :n] = a
+    expected[n:, :n] = ((a @ a) > 0).float()  # brute force: the support of A^2
+    assert stack.layout == torch.sparse_csr and stack.shape == (2 * n, 2 * n)
+    assert torch.equal(stack.to_dense(), expected)
+    assert to_csr(stack) is stack  # sorted, unique columns per row
+    # CN(i, N + j) on the stack is N(i) & N_2(j).
+    nbrs = neighbour_sets(n, edges, symmetric, loops)
+    two_hop = [set().union(*(nbrs[u] for u in nbrs[j])) for j in range(n)]
+    shifted = torch.stack([as_index(pairs)[0], as_index(pairs)[1] + n])
+    assert coo_to_sets(common_neighbors(stack, shifted).cn, len(pairs)) == [
+        nbrs[i] & two_hop[j] for i, j in pairs]
+
+
+def test_two_hop_stack_ignores_values():
+    adj = to_csr(torch.tensor([[0, 1], [1, 2]]), 3)
+    weighted = csr_tensor(adj.crow_indices(), adj.col_indices(), adj.values() * 0.5, adj.size())
+    assert torch.equal(two_hop_stack(weighted).to_dense(), two_hop_stack(adj).to_dense())
+
