@@ -96,7 +96,8 @@ def _dense_mask_eval(user_emb, item_emb, train, test, k=20, batch=2048):
 
 
 def _evaluate(name: str, root: str, mode: str, out: Dict[str, Any]) -> None:
-    from graphkit.tasks.recommend import _csr, evaluate_ranking
+    from graphkit.metrics import dot_product_ranking
+    from graphkit.ops import pairs_to_csr as _csr
     ds, _ = _setup(name, root)
     gen = torch.Generator().manual_seed(0)
     emb = torch.randn(ds.num_users + ds.num_items, 64, generator=gen) * 0.1
@@ -106,7 +107,7 @@ def _evaluate(name: str, root: str, mode: str, out: Dict[str, Any]) -> None:
     base = _rss_mb()
     t = time.perf_counter()
     if mode == 'chunked':
-        res = evaluate_ranking(user_emb, item_emb, truth, exclude, [20], chunk_size=2048)
+        res = dot_product_ranking(user_emb, item_emb, truth, exclude, [20], chunk_size=2048)
         out['recall@20'] = res['recall@20']
     else:
         out['recall@20'] = _dense_mask_eval(user_emb, item_emb, ds.train, ds.test)

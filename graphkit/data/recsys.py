@@ -21,7 +21,6 @@ homogeneous node index with users in :math:`[0, U)` and items in :math:`[U, U + 
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple

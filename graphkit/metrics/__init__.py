@@ -1,4 +1,5 @@
-r"""Evaluation metrics: OGB-exact link-prediction metrics (:mod:`graphkit.metrics.link`)."""
+r"""Evaluation metrics: OGB-exact link metrics, full-ranking metrics, classification metrics, per-node link
+metrics and topology (TC, ATC), and the metric names and directions of every task family."""
 from .link import (
     EVALUATOR_SEMANTICS,
     OGB_EVAL_METRICS,
@@ -19,9 +20,9 @@ __all__ = [
 
 from graphkit.ops.topk import topk_full_ranking  # noqa: E402  (re-export: the op lives in graphkit.ops)
 
-from .ranking import mean_over, ranking_metrics  # noqa: E402
+from .ranking import dot_product_ranking, mean_over, ranking_metrics  # noqa: E402
 
-__all__ += ['mean_over', 'ranking_metrics', 'topk_full_ranking']
+__all__ += ['dot_product_ranking', 'mean_over', 'ranking_metrics', 'topk_full_ranking']
 
 # Topological concentration and per-node link metrics (TC analysis)
 from .node_link import DEFAULT_NODE_KS, node_link_metrics, split_node_link_metrics  # noqa: E402
@@ -45,3 +46,10 @@ __all__ += [
     'topological_concentration',
     'weighted_tc',
 ]
+
+# Node / graph classification and the metric names of every task family
+from .classification import classification_metrics, f1_scores, regression_metrics  # noqa: E402
+from .names import TASK_METRICS, is_better, metric_direction  # noqa: E402
+
+__all__ += ['classification_metrics', 'f1_scores', 'regression_metrics', 'TASK_METRICS', 'is_better',
+            'metric_direction']

@@ -35,7 +35,7 @@ from torch import Tensor
 from graphkit.ops.csr import csr_rows
 from graphkit.ops.topk import CSR, _check_chunk, _masked_scores, _parts, _queries, _topk_tiebreak
 
-__all__ = ['ranking_metrics', 'mean_over']
+__all__ = ['ranking_metrics', 'mean_over', 'dot_product_ranking']
 
 
 def ranking_metrics(score_fn: Callable[[Tensor], Tensor], truth: CSR, ks: Iterable[int],
@@ -149,3 +149,15 @@ def mean_over(per_query: Dict[str, Tensor], denominator: str = 'with_truth',
                 p, r = out[f'precision@{key[3:]}'], out[f'recall@{key[3:]}']
                 out[key] = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return out
+
+
+@torch.no_grad()
+def dot_product_ranking(user_emb: Tensor, item_emb: Tensor, truth: CSR, exclude: Optional[CSR], ks: Iterable[int],
+                        chunk_size: int = 2048, denominator: str = 'all') -> Dict[str, float]:
+    r"""Full-ranking metrics of dot-product scores :math:`\mathbf{E}_U \mathbf{E}_I^\top` (never materialised:
+    :obj:`chunk_size` users at a time), as the recommendation task reports them: Recall / Precision / NDCG / Hit
+    per user from :func:`ranking_metrics`, averaged over :obj:`denominator` users (:func:`mean_over`), F1 from
+    the averaged precision and recall."""
+    per_user = ranking_metrics(lambda q: user_emb[q] @ item_emb.t(), truth, ks, exclude=exclude,
+                               chunk_size=chunk_size)
+    return mean_over(per_user, denominator, f1='of_means')

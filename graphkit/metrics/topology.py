@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from graphkit.ops import check_edge_index
+from graphkit.ops import check_edge_index, coo_tensor
 
 __all__ = [
     'node_degree',
@@ -47,8 +47,8 @@ def _coo(edge_index: Tensor, num_nodes: int, dtype: torch.dtype = torch.float64)
     row, col = row[keep], col[keep]
     keys = torch.unique(torch.cat([row * num_nodes + col, col * num_nodes + row]))  # sorted: coalesced order
     idx = torch.stack([keys // num_nodes, keys % num_nodes])
-    return torch.sparse_coo_tensor(idx, torch.ones(keys.numel(), dtype=dtype, device=keys.device),
-                                   (num_nodes, num_nodes), is_coalesced=True)
+    return coo_tensor(idx, torch.ones(keys.numel(), dtype=dtype, device=keys.device), (num_nodes, num_nodes),
+                      is_coalesced=True)
 
 
 def _rowsum(m: Tensor) -> Tensor:
@@ -61,8 +61,7 @@ def _support(m: Tensor) -> Tensor:
     m = m.coalesce()
     keep = m.values() != 0
     idx = m.indices()[:, keep]
-    return torch.sparse_coo_tensor(idx, torch.ones(idx.size(1), dtype=m.dtype, device=m.device),
-                                   m.shape).coalesce()
+    return coo_tensor(idx, torch.ones(idx.size(1), dtype=m.dtype, device=m.device), m.shape).coalesce()
 
 
 def _spmm(a: Tensor, b: Tensor) -> Tensor:
@@ -128,8 +127,8 @@ def subgraph_density(edge_index: Tensor, num_nodes: Optional[int] = None, K: int
     _check_k(K)
     n = check_edge_index(edge_index, num_nodes, name='edge_index')
     a = _coo(edge_index, n)
-    eye = torch.sparse_coo_tensor(torch.arange(n, device=a.device).repeat(2, 1),
-                                  torch.ones(n, dtype=a.dtype, device=a.device), (n, n))
+    eye = coo_tensor(torch.arange(n, device=a.device).repeat(2, 1), torch.ones(n, dtype=a.dtype, device=a.device),
+                     (n, n))
     reach, power = (eye + a).coalesce(), a
     for _ in range(K - 1):
         power = _support(_spmm(power, a))
@@ -306,7 +305,7 @@ def _propagation(a: Tensor, propagation: str) -> Tensor:
         idx, val = torch.cat([idx, loop], 1), torch.cat([val, torch.ones(n, dtype=val.dtype, device=val.device)])
         dinv = (deg + 1).pow(-0.5)
         val = val * dinv[idx[0]] * dinv[idx[1]]
-    return torch.sparse_coo_tensor(idx, val, a.shape).coalesce()
+    return coo_tensor(idx, val, a.shape).coalesce()
 
 
 def approximate_tc(

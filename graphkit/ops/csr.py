@@ -141,6 +141,11 @@ def coo_tensor(
 # that torch.sparse.mm builds internally from COO operands, or PyG's conversions. graphkit's sparse code is CSR
 # throughout, so the notice is consumed here once, when graphkit.ops is imported, under the narrow filter above.
 csr_tensor(torch.zeros(1, dtype=torch.long), torch.zeros(0, dtype=torch.long), None, (0, 0))
+# Sparse constructors that graphkit does not call itself (PyG's GCNConv builds CSR tensors without passing
+# check_invariants) warn that invariant checks are "implicitly disabled". Make the default explicit, once: a
+# no-op for the checks (they stay off), and a user who turned them on keeps them on.
+if not torch.sparse.check_sparse_tensor_invariants.is_enabled():
+    torch.sparse.check_sparse_tensor_invariants.disable()
 
 
 def csr_rows(rowptr: Tensor, col: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]:

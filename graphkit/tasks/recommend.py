@@ -23,30 +23,19 @@ Protocol (the official UltraGCN / LightGCN one, with a validation option):
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import torch
-from torch import Tensor
 
 from graphkit.configs.schema import Field
 from graphkit.data import load_dataset
-from graphkit.metrics.ranking import mean_over, ranking_metrics
+from graphkit.metrics.ranking import dot_product_ranking
 from graphkit.ops import gcn_norm, pairs_to_csr, to_csr
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
 from graphkit.tasks.run import SHARED_SCHEMA, Task, progress
 
-__all__ = ['RecommendTask', 'evaluate_ranking']
-
-
-@torch.no_grad()
-def evaluate_ranking(user_emb: Tensor, item_emb: Tensor, truth: Tensor, exclude: Optional[Tensor], ks,
-                     chunk_size: int = 2048, denominator: str = 'all') -> Dict[str, float]:
-    r"""Full-ranking metrics of dot-product scores :math:`\mathbf{E}_U \mathbf{E}_I^\top` (never
-    materialised): F1 from the averaged precision and recall, averaged over :obj:`denominator`."""
-    per_user = ranking_metrics(lambda q: user_emb[q] @ item_emb.t(), truth, ks, exclude=exclude,
-                               chunk_size=chunk_size)
-    return mean_over(per_user, denominator, f1='of_means')
+__all__ = ['RecommendTask']
 
 
 class RecommendTask(Task):
@@ -145,9 +134,9 @@ class RecommendTask(Task):
         chunk, den = self.cfg['train']['eval_batch_size'], self.cfg['eval']['denominator']
         out: Dict[str, Dict[str, float]] = {}
         if self.truth_valid is not None:
-            out['valid'] = evaluate_ranking(user_emb, item_emb, self.truth_valid, self.exclude_valid, self.ks,
+            out['valid'] = dot_product_ranking(user_emb, item_emb, self.truth_valid, self.exclude_valid, self.ks,
                                             chunk, den)
-        out['test'] = evaluate_ranking(user_emb, item_emb, self.truth_test, self.exclude_test, self.ks, chunk, den)
+        out['test'] = dot_product_ranking(user_emb, item_emb, self.truth_test, self.exclude_test, self.ks, chunk, den)
         return out
 
     def eval_due(self, epoch: int, epochs: int) -> bool:

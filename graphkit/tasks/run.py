@@ -431,11 +431,11 @@ class Task:
         best = 'highest' if self.direction == 'max' else 'lowest'
         return f'the evaluation with the {best} {self.select_on} {self.metric}'
 
-    def log(self, line: str, stream: Optional[Any] = sys.stdout) -> None:
-        """Print :obj:`line` (unless quiet; :obj:`stream` :obj:`None`: file only) and append it to the run
-        directory's ``train.log``."""
+    def log(self, line: str, stream: Optional[str] = 'stdout') -> None:
+        """Print :obj:`line` to :obj:`stream` (``'stdout'``, ``'stderr'``, or :obj:`None` for the file only;
+        nothing under quiet) and append it to the run directory's ``train.log``."""
         if stream is not None and not self.opts.quiet:
-            print(line, file=stream, flush=True)
+            print(line, file=getattr(sys, stream), flush=True)
         if self._log_file is not None:
             with open(self._log_file, 'a') as f:
                 f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
@@ -457,11 +457,11 @@ class Task:
                 f'{shown} ({self.metric})')
 
     @staticmethod
-    def _epoch_line(run: int, epoch: int, epochs: int, loss: Optional[float], optimizer: Optimizers,
-                    epoch_time: float, elapsed: float, done: int) -> str:
+    def _timing(epoch: int, epochs: int, optimizer: Optimizers, epoch_time: float, elapsed: float,
+                done: int) -> str:
+        """``'lr 0.01 | 0.09 s/epoch | elapsed 3.1 s | ETA 12.0 s'`` (the ETA of this run)."""
         eta = elapsed / max(done, 1) * (epochs - epoch)
-        return (f"Run {run + 1:02d} | epoch {epoch}/{epochs} | loss {'-' if loss is None else f'{loss:.4f}'} | "
-                f'lr {optimizer.lr:.3g} | {epoch_time:.2f} s/epoch | elapsed {format_seconds(elapsed)} | '
+        return (f'lr {optimizer.lr:.3g} | {epoch_time:.2f} s/epoch | elapsed {format_seconds(elapsed)} | '
                 f'ETA {format_seconds(eta)}')
 
     def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -495,17 +495,20 @@ class Task:
         else:
             schedule = range(start, epochs + 1)
         for epoch in schedule:
-            loss = None
+            loss, timing = None, ''
             if epoch > 0:
                 t1 = time.perf_counter()
                 loss = self.train_epoch(model, optimizer, epoch)
                 optimizer.epoch_end()
                 train_time += time.perf_counter() - t1
-                self.log(self._epoch_line(run, epoch, epochs, loss, optimizer, time.perf_counter() - t1,
-                                          time.perf_counter() - t0, epoch - start + 1),
-                         None if is_tty() else sys.stderr)  # a terminal shows the progress bar instead
+                timing = self._timing(epoch, epochs, optimizer, time.perf_counter() - t1, time.perf_counter() - t0,
+                                      epoch - start + 1)
             over = self.out_of_time()
-            if epoch == 0 or over or self.eval_due(epoch, epochs):
+            evaluating = epoch == 0 or over or self.eval_due(epoch, epochs)
+            if epoch > 0:  # an epoch line: in train.log always; on stderr off a terminal, unless an eval line follows
+                self.log(f"Run {run + 1:02d} | epoch {epoch}/{epochs} | loss {'-' if loss is None else f'{loss:.4f}'}"
+                         f' | {timing}', None if is_tty() or evaluating else 'stderr')
+            if evaluating:
                 t1 = time.perf_counter()
                 res = self.evaluate(model)
                 eval_time += time.perf_counter() - t1
@@ -518,7 +521,7 @@ class Task:
                     bad = 0
                 else:
                     bad += 1
-                self.log(self._eval_line(run, epoch, loss, res))
+                self.log(self._eval_line(run, epoch, loss, res) + (f' | {timing}' if timing else ''))
                 stopped = over or (tr['early_stop'] is not None and bad >= tr['early_stop'])
             if epoch > 0:
                 rundir.save(rundir.checkpoint, {

@@ -1,4 +1,4 @@
-"""TC-guided edge reweighting: column mass, schedule, weighted TC monitor (training with it: tests/tasks/test_link.py)."""
+"""TC-guided edge reweighting: column mass, schedule, weighted TC monitor (training with it: tests/tasks)."""
 import pytest
 import torch
 

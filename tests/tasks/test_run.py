@@ -56,11 +56,12 @@ def test_early_stopping(root, tmp_path):
 def test_progress_without_a_terminal(root, tmp_path, capsys):
     out = tmp_path / 'run'
     assert main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--epochs', '2',
-                 '--set', 'model.hidden_channels=8']) == 0
-    err = capsys.readouterr().err  # pytest's stderr is no terminal: plain lines instead of bars
-    assert 'Run 01 | epoch 1/2 | loss' in err and 'ETA' in err
+                 '--set', 'model.hidden_channels=8', '--set', 'train.eval_every=2']) == 0
+    printed = capsys.readouterr()  # pytest's stderr is no terminal: plain lines instead of bars
+    assert 'Run 01 | epoch 1/2 | loss' in printed.err and 'ETA' in printed.err  # an epoch without evaluation
+    assert 'Epoch: 002' in printed.out and 's/epoch' in printed.out  # the evaluation line carries the timing
     log = (out / 'train.log').read_text()
-    assert 'epoch 2/2' in log and 'Epoch: 002' in log
+    assert 'epoch 1/2' in log and 'epoch 2/2' in log and 'Epoch: 002' in log
 
 
 def test_mean_std():
