@@ -9,6 +9,7 @@ multiply element-wise, then sum rows (count) or multiply by x (sum).
 Each method runs in a fresh subprocess so that peak memory (max RSS on CPU,
 max_memory_allocated on CUDA) is its own; prints a markdown table.
 """
+
 import argparse
 import json
 import os
@@ -18,15 +19,14 @@ import sys
 import tempfile
 import time
 
-DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data',
-                    'ogbl_ddi', 'raw', 'edge.csv.gz')
-METHODS = ['graphkit.cn_count', 'baseline.cn_count', 'graphkit.cn_sum',
-           'baseline.cn_sum']
+DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data', 'ogbl_ddi', 'raw', 'edge.csv.gz')
+METHODS = ['graphkit.cn_count', 'baseline.cn_count', 'graphkit.cn_sum', 'baseline.cn_sum']
 
 
 def load_graph(torch):
     if os.path.exists(DATA):
         import pandas as pd
+
         df = pd.read_csv(DATA, header=None, compression='gzip')
         ei = torch.from_numpy(df.to_numpy().T.copy()).long()
         return ei, 4267, 'ogbl-ddi'
@@ -38,6 +38,7 @@ def run_one(method, batch, repeat, device, channels, cache):
     import torch
 
     from graphkit.ops import cn_count, cn_sum, to_csr
+
     ei, n, source = torch.load(cache, weights_only=True)
     adj = to_csr(ei, n).to(device)
     gen = torch.Generator().manual_seed(1)
@@ -75,8 +76,17 @@ def run_one(method, batch, repeat, device, channels, cache):
         peak = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:  # growth of max RSS over the state before the first call (KiB)
         peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0, 0) / 1024
-    print(json.dumps({'method': method, 'ms': 1e3 * min(times), 'peak_mib': peak,
-                      'source': source, 'checksum': float(out.double().sum())}))
+    print(
+        json.dumps(
+            {
+                'method': method,
+                'ms': 1e3 * min(times),
+                'peak_mib': peak,
+                'source': source,
+                'checksum': float(out.double().sum()),
+            }
+        )
+    )
 
 
 def main():
@@ -89,31 +99,47 @@ def main():
     p.add_argument('--cache', help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.method:
-        return run_one(args.method, args.batch, args.repeat, args.device,
-                       args.channels, args.cache)
+        return run_one(args.method, args.batch, args.repeat, args.device, args.channels, args.cache)
     import torch
+
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         cache = os.path.join(tmp, 'graph.pt')
         torch.save(load_graph(torch), cache)
         for m in METHODS:
-            cmd = [sys.executable, __file__, '--method', m, '--batch', str(args.batch),
-                   '--repeat', str(args.repeat), '--device', args.device,
-                   '--channels', str(args.channels), '--cache', cache]
+            cmd = [
+                sys.executable,
+                __file__,
+                '--method',
+                m,
+                '--batch',
+                str(args.batch),
+                '--repeat',
+                str(args.repeat),
+                '--device',
+                args.device,
+                '--channels',
+                str(args.channels),
+                '--cache',
+                cache,
+            ]
             out = subprocess.check_output(cmd).decode().strip().splitlines()[-1]
             res[m] = json.loads(out)
     src = res[METHODS[0]]['source']
     mem = 'max_memory_allocated' if args.device != 'cpu' else 'max-RSS growth'
-    print(f'\nGraph: {src}, batch={args.batch}, F={args.channels}, '
-          f'device={args.device}, best of {args.repeat}; memory = {mem}\n')
-    print('| op | graphkit ms | baseline ms | speed-up | graphkit MiB | baseline MiB '
-          '| same result |')
+    print(
+        f'\nGraph: {src}, batch={args.batch}, F={args.channels}, '
+        f'device={args.device}, best of {args.repeat}; memory = {mem}\n'
+    )
+    print('| op | graphkit ms | baseline ms | speed-up | graphkit MiB | baseline MiB | same result |')
     print('|---|---:|---:|---:|---:|---:|:---:|')
     for op in ('cn_count', 'cn_sum'):
         g, b = res[f'graphkit.{op}'], res[f'baseline.{op}']
         same = abs(g['checksum'] - b['checksum']) <= 1e-3 * max(1.0, abs(b['checksum']))
-        print(f"| {op} | {g['ms']:.1f} | {b['ms']:.1f} | {b['ms'] / g['ms']:.2f}x | "
-              f"{g['peak_mib']:.0f} | {b['peak_mib']:.0f} | {'yes' if same else 'NO'} |")
+        print(
+            f'| {op} | {g["ms"]:.1f} | {b["ms"]:.1f} | {b["ms"] / g["ms"]:.2f}x | '
+            f'{g["peak_mib"]:.0f} | {b["peak_mib"]:.0f} | {"yes" if same else "NO"} |'
+        )
 
 
 if __name__ == '__main__':

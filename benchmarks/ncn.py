@@ -8,6 +8,7 @@ target-link removal per batch, one negative per positive, Adam with two learning
 training graph for the epoch's 2 x 3,696 pairs) against ``(A[i] * A[j]) @ H`` with torch.sparse row gathers; the
 ratio is baseline / graphkit. Wall times on a shared machine are upper bounds; CPU seconds are the steadier number.
 """
+
 import argparse
 import statistics
 import tempfile
@@ -62,8 +63,7 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         for name in args.models:
             # Exactly what `graphkit train NAME --dataset cora` runs: its task, preset, epoch and evaluation.
-            task = LinkTask(TrainOptions(model=name, dataset='cora', out=out, quiet=True),
-                            load_config(name, 'cora'))
+            task = LinkTask(TrainOptions(model=name, dataset='cora', out=out, quiet=True), load_config(name, 'cora'))
             task.prepare(0)
             model, optimizer = task.build()
             epoch = lambda: task.train_epoch(model, optimizer, 1)  # noqa: E731

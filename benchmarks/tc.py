@@ -8,6 +8,7 @@ time of ATC on ogbl-ddi.
 
 Both implementations compute TC^Train and TC^Test of the same split; values must agree to 1e-5.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,10 +49,23 @@ def compare(name: str, train, test, n: int, K: int, rows: list, sample: int = 0)
         if nodes is not None:
             t_slow *= n / len(nodes)
         est = '~' if nodes is not None else ''
-        rows.append((name, f'TC^{label}', K, f'{est}{t_slow:.2f}', t_fast, f'{est}{t_slow / t_fast:.0f}x', err,
-                     'all' if nodes is None else f'{len(nodes)} sampled'))
-        print(f'{name:<9} TC^{label:<5} K={K}: BFS {est}{t_slow:8.2f} s, vectorised {t_fast:7.3f} s, '
-              f'{est}x{t_slow / t_fast:7.1f}, max |diff| {err:.1e} (BFS nodes: {rows[-1][-1]})', flush=True)
+        rows.append(
+            (
+                name,
+                f'TC^{label}',
+                K,
+                f'{est}{t_slow:.2f}',
+                t_fast,
+                f'{est}{t_slow / t_fast:.0f}x',
+                err,
+                'all' if nodes is None else f'{len(nodes)} sampled',
+            )
+        )
+        print(
+            f'{name:<9} TC^{label:<5} K={K}: BFS {est}{t_slow:8.2f} s, vectorised {t_fast:7.3f} s, '
+            f'{est}x{t_slow / t_fast:7.1f}, max |diff| {err:.1e} (BFS nodes: {rows[-1][-1]})',
+            flush=True,
+        )
         assert err < 1e-5, f'values differ: {err}'
 
 
@@ -59,8 +73,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--ddi-root', default='../shared/data')
     parser.add_argument('--skip-ddi', action='store_true')
-    parser.add_argument('--ddi-sample', type=int, default=200,
-                        help='BFS on this many random ogbl-ddi nodes, time extrapolated (0 = all nodes: slow)')
+    parser.add_argument(
+        '--ddi-sample',
+        type=int,
+        default=200,
+        help='BFS on this many random ogbl-ddi nodes, time extrapolated (0 = all nodes: slow)',
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads')
@@ -86,8 +104,10 @@ def main() -> None:
             approx = approximate_tc(tr, te, n, K=1, d=d, seed=0)
             mask = exact > 0
             r = float(torch.corrcoef(torch.stack([exact[mask], approx[mask]]))[0, 1])
-            print(f'ogbl-ddi ATC^Test d={d} (4 draws): K=1 {ta:.2f} s, K=2 {ta2:.2f} s; '
-                  f'Pearson r with exact K=1 TC^Test {r:.3f}')
+            print(
+                f'ogbl-ddi ATC^Test d={d} (4 draws): K=1 {ta:.2f} s, K=2 {ta2:.2f} s; '
+                f'Pearson r with exact K=1 TC^Test {r:.3f}'
+            )
 
     print('\n| dataset | quantity | K | BFS (s) | vectorised (s) | speed-up | max abs diff | BFS nodes |')
     print('|---|---|---|---|---|---|---|---|')

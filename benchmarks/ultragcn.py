@@ -12,6 +12,7 @@ right before the measured call (data and model loaded). Epoch time is extrapolat
 training steps (after 3 warm-up steps) with each dataset's official configuration; ``cpu_s`` is user + system
 CPU time of the same steps. Numbers depend on the machine's load: state it next to them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,7 @@ def _cpu() -> float:
 def _setup(name: str, root: str):
     from graphkit.configs import load_config
     from graphkit.data.recsys import load_recsys_dataset
+
     ds = load_recsys_dataset(name, root)
     cfg = load_config('ultragcn', name)
     return ds, cfg
@@ -46,6 +48,7 @@ def _setup(name: str, root: str):
 
 def _train_steps(name: str, root: str, steps: int, out: Dict[str, Any]) -> None:
     from graphkit.models import UltraGCN
+
     ds, cfg = _setup(name, root)
     t = time.perf_counter()
     model = UltraGCN.from_config(dict(cfg['model']), ds.data)
@@ -71,9 +74,16 @@ def _train_steps(name: str, root: str, steps: int, out: Dict[str, Any]) -> None:
     wall, cpu = time.perf_counter() - t, _cpu() - c
     per_epoch = math.ceil(pos.size(1) / bs)
     config = {k: cfg['model'][k] for k in ('embedding_dim', 'negative_num')}
-    out.update(step_s=wall / steps, steps_per_epoch=per_epoch, epoch_s=wall / steps * per_epoch,
-               epoch_cpu_s=cpu / steps * per_epoch, train_extra_mb=_rss_mb() - base, train_peak_mb=_rss_mb(),
-               neg_scoring=model._resolve_mode(model.negative_num), config={**config, 'batch_size': bs})
+    out.update(
+        step_s=wall / steps,
+        steps_per_epoch=per_epoch,
+        epoch_s=wall / steps * per_epoch,
+        epoch_cpu_s=cpu / steps * per_epoch,
+        train_extra_mb=_rss_mb() - base,
+        train_peak_mb=_rss_mb(),
+        neg_scoring=model._resolve_mode(model.negative_num),
+        config={**config, 'batch_size': bs},
+    )
 
 
 def _dense_mask_eval(user_emb, item_emb, train, test, k=20, batch=2048):
@@ -86,7 +96,7 @@ def _dense_mask_eval(user_emb, item_emb, train, test, k=20, batch=2048):
         truth[u].add(i)
     recall = 0.0
     for s in range(0, U, batch):
-        scores = user_emb[s:s + batch] @ item_emb.t() + mask[s:s + batch]
+        scores = user_emb[s : s + batch] @ item_emb.t() + mask[s : s + batch]
         top = scores.topk(k, dim=1).indices.tolist()
         for r, row in enumerate(top):
             t = truth[s + r]
@@ -98,10 +108,11 @@ def _dense_mask_eval(user_emb, item_emb, train, test, k=20, batch=2048):
 def _evaluate(name: str, root: str, mode: str, out: Dict[str, Any]) -> None:
     from graphkit.metrics import dot_product_ranking
     from graphkit.ops import pairs_to_csr as _csr
+
     ds, _ = _setup(name, root)
     gen = torch.Generator().manual_seed(0)
     emb = torch.randn(ds.num_users + ds.num_items, 64, generator=gen) * 0.1
-    user_emb, item_emb = emb[:ds.num_users], emb[ds.num_users:]
+    user_emb, item_emb = emb[: ds.num_users], emb[ds.num_users :]
     exclude = _csr(ds.train, ds.num_users, ds.num_items)
     truth = _csr(ds.test, ds.num_users, ds.num_items)
     base = _rss_mb()
@@ -111,8 +122,7 @@ def _evaluate(name: str, root: str, mode: str, out: Dict[str, Any]) -> None:
         out['recall@20'] = res['recall@20']
     else:
         out['recall@20'] = _dense_mask_eval(user_emb, item_emb, ds.train, ds.test)
-    out.update(eval_s=time.perf_counter() - t, eval_extra_mb=_rss_mb() - base, eval_peak_mb=_rss_mb(),
-               base_mb=base)
+    out.update(eval_s=time.perf_counter() - t, eval_extra_mb=_rss_mb() - base, eval_peak_mb=_rss_mb(), base_mb=base)
 
 
 def _child(fn, *args) -> Dict[str, Any]:
@@ -143,20 +153,28 @@ def main() -> None:
         if not args.no_dense:
             row['eval_dense_mask'] = _child(_evaluate, name, args.root, 'dense')
             c, d = row['eval_chunked'], row['eval_dense_mask']
-            row['dense_over_chunked'] = {'time': d['eval_s'] / c['eval_s'],
-                                         'extra_memory': d['eval_extra_mb'] / max(c['eval_extra_mb'], 1e-9),
-                                         'peak_memory': d['eval_peak_mb'] / c['eval_peak_mb']}
+            row['dense_over_chunked'] = {
+                'time': d['eval_s'] / c['eval_s'],
+                'extra_memory': d['eval_extra_mb'] / max(c['eval_extra_mb'], 1e-9),
+                'peak_memory': d['eval_peak_mb'] / c['eval_peak_mb'],
+            }
         results[name] = row
         tr, ev = row['train'], row['eval_chunked']
-        print(f"{name}: epoch {tr['epoch_s']:.1f} s wall / {tr['epoch_cpu_s']:.1f} s CPU "
-              f"({tr['steps_per_epoch']} steps of {tr['step_s'] * 1000:.0f} ms, {tr['neg_scoring']}), "
-              f"precompute {tr['precompute_s']:.1f} s; eval {ev['eval_s']:.2f} s, "
-              f"peak {ev['eval_peak_mb']:.0f} MB (+{ev['eval_extra_mb']:.0f} MB)", flush=True)
+        print(
+            f'{name}: epoch {tr["epoch_s"]:.1f} s wall / {tr["epoch_cpu_s"]:.1f} s CPU '
+            f'({tr["steps_per_epoch"]} steps of {tr["step_s"] * 1000:.0f} ms, {tr["neg_scoring"]}), '
+            f'precompute {tr["precompute_s"]:.1f} s; eval {ev["eval_s"]:.2f} s, '
+            f'peak {ev["eval_peak_mb"]:.0f} MB (+{ev["eval_extra_mb"]:.0f} MB)',
+            flush=True,
+        )
         if 'dense_over_chunked' in row:
             r, d = row['dense_over_chunked'], row['eval_dense_mask']
-            print(f"  dense-mask evaluator: {d['eval_s']:.2f} s, peak {d['eval_peak_mb']:.0f} MB "
-                  f"(+{d['eval_extra_mb']:.0f} MB): x{r['time']:.2f} time, x{r['extra_memory']:.1f} extra memory; "
-                  f"same recall@20: {abs(d['recall@20'] - ev['recall@20']) < 1e-4}", flush=True)
+            print(
+                f'  dense-mask evaluator: {d["eval_s"]:.2f} s, peak {d["eval_peak_mb"]:.0f} MB '
+                f'(+{d["eval_extra_mb"]:.0f} MB): x{r["time"]:.2f} time, x{r["extra_memory"]:.1f} extra memory; '
+                f'same recall@20: {abs(d["recall@20"] - ev["recall@20"]) < 1e-4}',
+                flush=True,
+            )
     results['load_avg_end'] = os.getloadavg()
     if args.json:
         with open(args.json, 'w') as f:

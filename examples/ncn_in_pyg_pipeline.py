@@ -5,6 +5,7 @@
 The split is the NCN protocol (70/10/20, seeded); training uses target-link removal and one uniform negative
 per positive, as the official recipe; evaluation is Hits@100 with OGB's tie rules.
 """
+
 import argparse
 import time
 
@@ -32,13 +33,26 @@ adj = to_csr(train_pos, data.num_nodes)  # symmetric, binary torch sparse CSR
 # The official Cora hyperparameters (see graphkit/configs/ncn/cora.yaml).
 Model = NCN if args.model == 'ncn' else NCNC
 extra = dict(scale=4.3, offset=2.8, pt=0.75, alpha=1.0) if args.model == 'ncnc' else {}
-model = Model(data.num_features, 256, conv='puregcn', jk=True, dropout=0.05, input_dropout=0.7,
-              tail_dropout=0.3, predictor_dropout=0.05, predictor_edge_dropout=0.4, use_xlin=True,
-              tailact=True, **extra)
-optimizer = torch.optim.Adam([
-    {'params': model.encoder.parameters(), 'lr': 0.0043},
-    {'params': model.predictor.parameters(), 'lr': 0.0024},
-])
+model = Model(
+    data.num_features,
+    256,
+    conv='puregcn',
+    jk=True,
+    dropout=0.05,
+    input_dropout=0.7,
+    tail_dropout=0.3,
+    predictor_dropout=0.05,
+    predictor_edge_dropout=0.4,
+    use_xlin=True,
+    tailact=True,
+    **extra,
+)
+optimizer = torch.optim.Adam(
+    [
+        {'params': model.encoder.parameters(), 'lr': 0.0043},
+        {'params': model.predictor.parameters(), 'lr': 0.0024},
+    ]
+)
 
 
 def train(batch_size=1152):
@@ -48,14 +62,15 @@ def train(batch_size=1152):
     perm = torch.randperm(train_pos.size(1))
     total = 0.0
     for start in range(0, perm.numel() - batch_size + 1, batch_size):  # drop the last batch
-        idx = perm[start:start + batch_size]
+        idx = perm[start : start + batch_size]
         pos = train_pos[:, idx]
         adj_b = remove_edges(adj, pos)  # target-link removal
         h = model.encode(data.x, adj_b)
         pos_out = model.predict(h, adj_b, pos)
         neg_out = model.predict(h, adj_b, neg[:, idx])
-        loss = (F.binary_cross_entropy_with_logits(pos_out, torch.ones_like(pos_out))
-                + F.binary_cross_entropy_with_logits(neg_out, torch.zeros_like(neg_out)))
+        loss = F.binary_cross_entropy_with_logits(
+            pos_out, torch.ones_like(pos_out)
+        ) + F.binary_cross_entropy_with_logits(neg_out, torch.zeros_like(neg_out))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -79,6 +94,7 @@ for epoch in range(1, args.epochs + 1):
     val, tst = test('valid'), test('test')
     if val > best_val:
         best_val, best_test = val, tst
-    print(f'Epoch: {epoch:03d}, Loss: {loss:.4f}, Val: {val:.4f}, Test: {tst:.4f}, '
-          f'Time: {time.perf_counter() - t:.2f}s')
+    print(
+        f'Epoch: {epoch:03d}, Loss: {loss:.4f}, Val: {val:.4f}, Test: {tst:.4f}, Time: {time.perf_counter() - t:.2f}s'
+    )
 print(f'Test Hits@100 at best validation: {best_test:.4f}')

@@ -1,4 +1,5 @@
 """``python -m graphkit`` runs the command line (also under ``torchrun``)."""
+
 import sys
 
 from graphkit.cli import main

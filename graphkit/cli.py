@@ -9,6 +9,7 @@ r"""The ``graphkit`` command line: thin wrappers that resolve names and configs,
     graphkit analyze tc --dataset cora --run runs/gae-cora
     graphkit datasets
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,18 +30,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--dataset', required=True, help='dataset name, e.g. cora or ogbl-ddi')
     train.add_argument('--root', default=None, help='data root (default: $GRAPHKIT_DATA, then datasets/)')
     train.add_argument('--config', default=None, help='a YAML file overriding the preset')
-    train.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
-                       help='override one config key, e.g. --set train.lr=0.001 (repeatable)')
+    train.add_argument(
+        '--set',
+        dest='overrides',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE',
+        help='override one config key, e.g. --set train.lr=0.001 (repeatable)',
+    )
     train.add_argument('--runs', type=int, default=None, help='number of runs (seeds seed..seed+runs-1)')
     train.add_argument('--seed', type=int, default=0, help='seed of the first run (default: 0)')
     train.add_argument('--epochs', type=int, default=None, help='shortcut for --set train.epochs=E')
     train.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (default: cpu)")
-    train.add_argument('--threads', type=int, default=None,
-                       help='CPU threads of torch (default: torch\'s choice; 1 is fastest on busy or small machines)')
+    train.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help="CPU threads of torch (default: torch's choice; 1 is fastest on busy or small machines)",
+    )
     train.add_argument('--out', default=None, help='run directory (default: runs/<model>-<dataset>-<time>)')
     train.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
-    train.add_argument('--init-from', default=None, metavar='RUN_DIR',
-                       help="initialise each run from RUN_DIR's best model states (non-strict)")
+    train.add_argument(
+        '--init-from',
+        default=None,
+        metavar='RUN_DIR',
+        help="initialise each run from RUN_DIR's best model states (non-strict)",
+    )
     train.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines')
     train.add_argument('--print-config', action='store_true', help='print the resolved config and exit')
 
@@ -56,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument('--root', default=None, help='data root (default: $GRAPHKIT_DATA, then datasets/)')
     tc.add_argument('--run', default=None, metavar='RUN_DIR', help='a graphkit train run directory to analyse')
     tc.add_argument('--out', default=None, help='output directory (default: RUN_DIR/tc or tc-<dataset>)')
-    tc.add_argument('--seed', type=int, default=0, help='split seed without --run; ATC seed (default: 0)')
+    tc.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help="split and ATC seed without --run (with --run: the run's own seed) (default: 0)",
+    )
     tc.add_argument('--K', type=int, default=1, help='hops of TC / ATC (default: 1)')
     tc.add_argument('--device', default='cpu')
 
@@ -69,23 +89,25 @@ def _fmt(stat: Dict[str, Optional[float]]) -> str:
     if stat['mean'] is None:
         return '-'
     if stat['std'] is None:
-        return f"{100 * stat['mean']:.2f}"
-    return f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
+        return f'{100 * stat["mean"]:.2f}'
+    return f'{100 * stat["mean"]:.2f} ± {100 * stat["std"]:.2f}'
 
 
 def format_table(summary: Dict[str, Any]) -> str:
     """The final table of a run: each metric's mean ± std (in %) on each split the task reports."""
     runs = len(summary['runs'])
     splits = summary['splits']
-    lines = [f"{summary['model']} on {summary['dataset']}: {runs} run{'s' * (runs != 1)}, "
-             f"{summary['num_parameters']:,} parameters, {summary['wall_time_s']:.1f} s",
-             f"{'metric':<12}" + ''.join(f'{s:>18}' for s in splits)]
+    lines = [
+        f'{summary["model"]} on {summary["dataset"]}: {runs} run{"s" * (runs != 1)}, '
+        f'{summary["num_parameters"]:,} parameters, {summary["wall_time_s"]:.1f} s',
+        f'{"metric":<12}' + ''.join(f'{s:>18}' for s in splits),
+    ]
     keys = list(dict.fromkeys(k for s in splits for k in summary[s]))
     none = {'mean': None, 'std': None}
     for key in keys:
         mark = ' *' if key == summary['metric'] else ''
         lines.append(f'{key + mark:<12}' + ''.join(f'{_fmt(summary[s].get(key, none)):>18}' for s in splits))
-    lines.append(f"* selection metric; reported: {summary['selection']}")
+    lines.append(f'* selection metric; reported: {summary["selection"]}')
     return '\n'.join(lines)
 
 
@@ -102,6 +124,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ValueError(f'--threads must be >= 1 (got {args.threads})')
         import torch
+
         torch.set_num_threads(args.threads)
     overrides = list(args.overrides)
     if args.epochs is not None:
@@ -115,10 +138,19 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f'--runs must be >= 1 (got {runs})')
     if args.init_from is not None and not Path(args.init_from).is_dir():
         raise FileNotFoundError(f"--init-from '{args.init_from}' is not a directory")
-    out = args.out or f"runs/{args.model}-{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    opts = TrainOptions(model=args.model, dataset=args.dataset, root=args.root, runs=runs, seed=args.seed,
-                        device=args.device, out=out, resume=args.resume, quiet=args.quiet,
-                        init_from=args.init_from)
+    out = args.out or f'runs/{args.model}-{args.dataset}-{time.strftime("%Y%m%d-%H%M%S")}'
+    opts = TrainOptions(
+        model=args.model,
+        dataset=args.dataset,
+        root=args.root,
+        runs=runs,
+        seed=args.seed,
+        device=args.device,
+        out=out,
+        resume=args.resume,
+        quiet=args.quiet,
+        init_from=args.init_from,
+    )
     summary = task_cls(opts, cfg).run()
     print(format_table(summary))
     print(f'Run directory: {out}')
@@ -129,12 +161,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from graphkit.tasks.run import load_run
 
     summary, task, _ = load_run(args.run_dir, args.root, 0, args.device)
-    print(f"{'run':<5}{'valid':>10}{'test':>10}  ({task.metric}, recomputed from best_run*.pt)")
+    print(f'{"run":<5}{"valid":>10}{"test":>10}  ({task.metric}, recomputed from best_run*.pt)')
     for record in summary['runs']:
         _, task, model = load_run(args.run_dir, args.root, record['run'], args.device)
         res = task.evaluate(model)
-        valid = f"{100 * res['valid'][task.metric]:.2f}" if 'valid' in res else '-'
-        print(f"{record['run']:<5}{valid:>10}{100 * res['test'][task.metric]:>10.2f}")
+        valid = f'{100 * res["valid"][task.metric]:.2f}' if 'valid' in res else '-'
+        print(f'{record["run"]:<5}{valid:>10}{100 * res["test"][task.metric]:>10.2f}')
     return 0
 
 
@@ -158,10 +190,10 @@ def _datasets(args: argparse.Namespace) -> int:
         print(f'\n{kind} datasets ({DATASETS.describe(kind)})')
         group = [row for row in rows if row['kind'] == kind]
         if group:
-            print(f"  {'dataset':<18}{'metric':<10}{'found':<7}where")
+            print(f'  {"dataset":<18}{"metric":<10}{"found":<7}where')
         for row in group:
             where = row['path'] if row['found'] else 'looked in ' + ', '.join(row['looks_in'])
-            print(f"  {row['name']:<18}{row['metric']:<10}{'yes' if row['found'] else 'no':<7}{where}")
+            print(f'  {row["name"]:<18}{row["metric"]:<10}{"yes" if row["found"] else "no":<7}{where}')
     return 0
 
 

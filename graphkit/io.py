@@ -5,6 +5,7 @@ r"""Safe, atomic file I/O shared by every layer.
 * :func:`safe_torch_load` only ever loads with ``weights_only=True`` (tensors and plain containers) and never
   retries unsafely: a user's file cannot run code.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,6 +43,7 @@ def atomic_write(path: os.PathLike, write: Callable[[str], None]) -> None:
 
 def atomic_write_text(path: os.PathLike, text: str) -> None:
     """Write :obj:`text` to :obj:`path` atomically."""
+
     def write(tmp: str) -> None:
         with open(tmp, 'w') as f:
             f.write(text)
@@ -74,7 +76,9 @@ def safe_torch_load(path: os.PathLike, map_location: Any = 'cpu', *, hint: str =
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ValueError(f"Refused to load '{path}': it needs more than plain tensors/arrays and was not "
-                         f'executed (weights_only load failed: {str(e).splitlines()[-1][:300]}).{hint}') from None
+        raise ValueError(
+            f"Refused to load '{path}': it needs more than plain tensors/arrays and was not "
+            f'executed (weights_only load failed: {str(e).splitlines()[-1][:300]}).{hint}'
+        ) from None
     except (RuntimeError, EOFError, OSError) as e:
         raise ValueError(f"Could not read '{path}' ({type(e).__name__}: {e}).{hint}") from None

@@ -1,4 +1,5 @@
 """Name → object registries (models, datasets, tasks), in the style of GraphGym's ``register.py``."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, TypeVar
@@ -12,12 +13,14 @@ class Registry:
     Args:
         kind (str): What is registered (``'model'``, ``'dataset'``); used in error messages.
     """
+
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: Dict[str, Any] = {}
 
     def register(self, name: str, obj: Any = None) -> Any:
         """Register :obj:`obj` under :obj:`name`; used as ``@registry.register('name')`` without ``obj``."""
+
         def wrap(o: T) -> T:
             key = name.lower()
             if key in self._items:
@@ -32,8 +35,7 @@ class Registry:
         try:
             return self._items[name.lower()]
         except KeyError:
-            raise ValueError(f"Unknown {self.kind} '{name}'; known {self.kind}s: "
-                             f"{', '.join(self.names())}") from None
+            raise ValueError(f"Unknown {self.kind} '{name}'; known {self.kind}s: {', '.join(self.names())}") from None
 
     def names(self) -> List[str]:
         """The registered names, sorted."""
@@ -50,5 +52,3 @@ class Registry:
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}({self.kind}, {len(self)})'
-
-

@@ -5,6 +5,7 @@ The one place that writes OGB-style files: gzip'ed CSV tables (:func:`write_csv_
 folders (:func:`random_node_dataset`). Tests anywhere
 (``tests/data``, ``tests/tasks``, ...) build their fixtures from these.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -44,10 +45,16 @@ def write_split(path: PathLike, split: Dict[str, Any]) -> None:
     torch.save(split, path, _use_new_zipfile_serialization=False)
 
 
-def write_ogbl_dataset(root: PathLike, name: str, num_nodes: int, split: Dict[str, Dict[str, np.ndarray]],
-                       x: Optional[np.ndarray] = None, split_type: str = 'target',
-                       edges: Optional[np.ndarray] = None,
-                       edge_attrs: Optional[Dict[str, np.ndarray]] = None) -> Path:
+def write_ogbl_dataset(
+    root: PathLike,
+    name: str,
+    num_nodes: int,
+    split: Dict[str, Dict[str, np.ndarray]],
+    x: Optional[np.ndarray] = None,
+    split_type: str = 'target',
+    edges: Optional[np.ndarray] = None,
+    edge_attrs: Optional[Dict[str, np.ndarray]] = None,
+) -> Path:
     r"""Write an ``ogbl-*`` dataset in OGB's on-disk layout under :obj:`root` and return its folder
     (``root/<name with '-' replaced by '_'>``).
 
@@ -83,13 +90,20 @@ def write_ogbl_dataset(root: PathLike, name: str, num_nodes: int, split: Dict[st
     for key, value in (edge_attrs or {}).items():
         write_csv_gz(raw / f'{key}.csv.gz', np.asarray(value))
     for key, value in split.items():
-        write_split(folder / 'split' / split_type / f'{key}.pt',
-                    {k: np.asarray(v, dtype=np.int64) for k, v in value.items()})
+        write_split(
+            folder / 'split' / split_type / f'{key}.pt', {k: np.asarray(v, dtype=np.int64) for k, v in value.items()}
+        )
     return folder
 
 
-def random_link_dataset(root: PathLike, name: str = 'ogbl-tiny', num_nodes: int = 60, num_edges: int = 240,
-                        num_features: Optional[int] = 8, seed: int = 0) -> Path:
+def random_link_dataset(
+    root: PathLike,
+    name: str = 'ogbl-tiny',
+    num_nodes: int = 60,
+    num_edges: int = 240,
+    num_features: Optional[int] = 8,
+    seed: int = 0,
+) -> Path:
     r"""A random ``ogbl-*`` dataset with a 80/10/10 split of unique undirected edges and fixed negatives."""
     rng = np.random.default_rng(seed)
     pairs = set()
@@ -107,16 +121,23 @@ def random_link_dataset(root: PathLike, name: str = 'ogbl-tiny', num_nodes: int 
             non_edges.append((i, j))
     non_edges = np.array(non_edges, dtype=np.int64)
     split = {
-        'train': {'edge': edges[2 * n_val:]},
+        'train': {'edge': edges[2 * n_val :]},
         'valid': {'edge': edges[:n_val], 'edge_neg': non_edges[:n_val]},
-        'test': {'edge': edges[n_val:2 * n_val], 'edge_neg': non_edges[n_val:]},
+        'test': {'edge': edges[n_val : 2 * n_val], 'edge_neg': non_edges[n_val:]},
     }
     x = None if num_features is None else rng.random((num_nodes, num_features)).astype(np.float32)
     return write_ogbl_dataset(root, name, num_nodes, split, x=x)
 
 
-def random_node_dataset(root: PathLike, name: str = 'ogbn-tiny', num_nodes: int = 80, num_edges: int = 240,
-                        num_features: int = 8, num_classes: int = 3, seed: int = 0) -> Path:
+def random_node_dataset(
+    root: PathLike,
+    name: str = 'ogbn-tiny',
+    num_nodes: int = 80,
+    num_edges: int = 240,
+    num_features: int = 8,
+    num_classes: int = 3,
+    seed: int = 0,
+) -> Path:
     r"""A random homogeneous ``ogbn-*`` node-classification dataset in OGB's layout: features that carry the
     class (a shifted first :obj:`num_classes` dimensions plus noise), homophilous edges (both ends in one class),
     and a 50/25/25 node split under ``split/random``. A GCN learns it; a random guess gets

@@ -1,5 +1,6 @@
 r"""Link-prediction analysis: per-node performance against topological concentration, degree and density;
 correlations, binning, the topological distribution shift, TC-guided edge reweighting and plots."""
+
 from graphkit.analysis.report import DEFAULT_REPORT_METRICS, analyze_tc, format_report, node_statistics
 from graphkit.analysis.reweight import TCReweighter, use_given_weights
 from graphkit.analysis.shift import distribution_shift

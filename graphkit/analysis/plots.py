@@ -1,4 +1,5 @@
 r"""Matplotlib figures of the TC analysis, written as PNG files with the non-interactive Agg backend."""
+
 from __future__ import annotations
 
 import math
@@ -12,12 +13,14 @@ __all__ = ['plot_binned', 'plot_shift', 'plot_scatter']
 
 def _pyplot():
     import matplotlib
+
     if matplotlib.get_backend().lower() != 'agg':
         try:
             matplotlib.use('Agg', force=False)
         except Exception:  # noqa: BLE001 - an interactive backend already in use (notebooks): keep it
             pass
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -30,20 +33,26 @@ def _save(fig, path: str) -> str:
     return path
 
 
-def plot_binned(binned: Dict[str, List[Dict[str, float]]], path: str, metric: str = 'performance',
-                title: Optional[str] = None) -> str:
+def plot_binned(
+    binned: Dict[str, List[Dict[str, float]]], path: str, metric: str = 'performance', title: Optional[str] = None
+) -> str:
     r"""One panel per statistic: mean per-node performance per bin (bar heights), with node counts."""
     plt = _pyplot()
     names = list(binned)
     fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.2 * max(len(names), 1), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
         rows = binned[name]
-        labels = [f"[{r['lo']:.3g}, {r['hi']:.3g}{']' if k == len(rows) - 1 else ')'}" for k, r in enumerate(rows)]
+        labels = [f'[{r["lo"]:.3g}, {r["hi"]:.3g}{"]" if k == len(rows) - 1 else ")"}' for k, r in enumerate(rows)]
         means = [0.0 if math.isnan(r['mean']) else r['mean'] for r in rows]
         bars = ax.bar(range(len(rows)), means, color='tab:blue')
         for bar, r in zip(bars, rows):
-            ax.annotate(f"n={r['count']}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha='center', va='bottom', fontsize=7)
+            ax.annotate(
+                f'n={r["count"]}',
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha='center',
+                va='bottom',
+                fontsize=7,
+            )
         ax.set_xticks(range(len(rows)), labels, rotation=35, ha='right', fontsize=7)
         ax.set_xlabel(name)
         ax.set_ylabel(f'mean {metric}')
@@ -52,8 +61,9 @@ def plot_binned(binned: Dict[str, List[Dict[str, float]]], path: str, metric: st
     return _save(fig, path)
 
 
-def plot_shift(tc_train: Tensor, tc_other: Dict[str, Tensor], has_other: Dict[str, Tensor], path: str,
-               title: Optional[str] = None) -> str:
+def plot_shift(
+    tc_train: Tensor, tc_other: Dict[str, Tensor], has_other: Dict[str, Tensor], path: str, title: Optional[str] = None
+) -> str:
     r"""Histograms of :math:`TC^{Train}` and :math:`TC^{Val/Test}` over the nodes with such edges."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(tc_other), figsize=(4.5 * len(tc_other), 3.4), squeeze=False)
@@ -70,8 +80,13 @@ def plot_shift(tc_train: Tensor, tc_other: Dict[str, Tensor], has_other: Dict[st
     return _save(fig, path)
 
 
-def plot_scatter(stats: Dict[str, Tensor], perf: Tensor, path: str, metric: str = 'performance',
-                 names: Optional[Sequence[str]] = None) -> str:
+def plot_scatter(
+    stats: Dict[str, Tensor],
+    perf: Tensor,
+    path: str,
+    metric: str = 'performance',
+    names: Optional[Sequence[str]] = None,
+) -> str:
     r"""Scatter plots of per-node performance against each statistic (NaN nodes left out)."""
     plt = _pyplot()
     names = list(names or stats)

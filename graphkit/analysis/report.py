@@ -2,6 +2,7 @@ r"""``graphkit analyze tc``: node statistics (degree, density, TC, ATC), the per
 performance of a trained run, their correlations, binned means, the topological distribution shift, a
 ``report.json`` and PNG plots, following Sections 3-4 of the `"A Topological Perspective on Demystifying
 GNN-Based Link Prediction Performance" <https://arxiv.org/abs/2310.04612>`_ paper."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ def _edges(split: Dict[str, Tensor]) -> Tensor:
     return split['edge'].t().long()
 
 
-def node_statistics(split_edge: Dict[str, Dict[str, Tensor]], num_nodes: int, *, K: int = 1, atc_dim: int = 256,
-                    seed: int = 0) -> Dict[str, Tensor]:
+def node_statistics(
+    split_edge: Dict[str, Dict[str, Tensor]], num_nodes: int, *, K: int = 1, atc_dim: int = 256, seed: int = 0
+) -> Dict[str, Tensor]:
     r"""Per-node statistics of an OGB split dict: ``degree_train``, ``degree_test``, ``density`` (1-hop ego
     subgraph of the training graph), ``tc_train``, ``tc_valid``, ``tc_test`` (exact, :obj:`K` hops) and
     ``atc_test`` (:func:`approximate_tc`, dimension :obj:`atc_dim`, seeded). Tensors of shape :obj:`(N,)`."""
@@ -62,12 +64,26 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def analyze_tc(split_edge: Dict[str, Dict[str, Tensor]], num_nodes: int, out: str = 'tc_report', *,
-               dataset: str = '', seed: int = 0, K: int = 1, atc_dim: int = 256,
-               model: Optional[torch.nn.Module] = None, x: Optional[Tensor] = None, adj: Optional[Tensor] = None,
-               model_name: Optional[str] = None, ks: Iterable[int] = DEFAULT_NODE_KS,
-               metrics: Sequence[str] = DEFAULT_REPORT_METRICS, num_degree_bins: int = 5, chunk_size: int = 64,
-               plots: bool = True, info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def analyze_tc(
+    split_edge: Dict[str, Dict[str, Tensor]],
+    num_nodes: int,
+    out: str = 'tc_report',
+    *,
+    dataset: str = '',
+    seed: int = 0,
+    K: int = 1,
+    atc_dim: int = 256,
+    model: Optional[torch.nn.Module] = None,
+    x: Optional[Tensor] = None,
+    adj: Optional[Tensor] = None,
+    model_name: Optional[str] = None,
+    ks: Iterable[int] = DEFAULT_NODE_KS,
+    metrics: Sequence[str] = DEFAULT_REPORT_METRICS,
+    num_degree_bins: int = 5,
+    chunk_size: int = 64,
+    plots: bool = True,
+    info: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     r"""Topological-concentration analysis of a link-prediction split, and of a trained link model if given.
 
     Computes :func:`node_statistics`; the topological distribution shift (:math:`TC^{Train}` vs
@@ -120,8 +136,7 @@ def analyze_tc(split_edge: Dict[str, Dict[str, Tensor]], num_nodes: int, out: st
 
     perf: Dict[str, Tensor] = {}
     if model is not None:
-        allm = split_node_link_metrics(model, x, adj, split, 'test', n, ks=ks,
-                                       chunk_size=chunk_size)
+        allm = split_node_link_metrics(model, x, adj, split, 'test', n, ks=ks, chunk_size=chunk_size)
         missing = [m for m in metrics if m not in allm]
         if missing:
             raise ValueError(f"'metrics' {missing} are not computed; known: {sorted(allm)}")
@@ -131,12 +146,23 @@ def analyze_tc(split_edge: Dict[str, Dict[str, Tensor]], num_nodes: int, out: st
         report['performance'] = {m: float(v[ok].mean()) for m, v in allm.items()}
 
     headline = metrics[0] if perf else None
-    report['shift'] = distribution_shift(stats['tc_train'], {'valid': stats['tc_valid'], 'test': stats['tc_test']},
-                                         has, perf.get(headline) if perf else None)
+    report['shift'] = distribution_shift(
+        stats['tc_train'],
+        {'valid': stats['tc_valid'], 'test': stats['tc_test']},
+        has,
+        perf.get(headline) if perf else None,
+    )
     files = []
     if plots:
-        files.append(plot_shift(stats['tc_train'], {'valid': stats['tc_valid'], 'test': stats['tc_test']}, has,
-                                str(out_dir / 'tc_shift.png'), title=f'{dataset}: topological distribution shift'))
+        files.append(
+            plot_shift(
+                stats['tc_train'],
+                {'valid': stats['tc_valid'], 'test': stats['tc_test']},
+                has,
+                str(out_dir / 'tc_shift.png'),
+                title=f'{dataset}: topological distribution shift',
+            )
+        )
     if perf:
         report['correlations'] = correlations(stats, perf)
         y = perf[headline]
@@ -148,20 +174,39 @@ def analyze_tc(split_edge: Dict[str, Dict[str, Tensor]], num_nodes: int, out: st
         }
         c = report['correlations'][headline]
         r_tc, r_deg = c['tc_test']['pearson'], c['degree_train']['pearson']
-        per_metric = {m: abs(report['correlations'][m]['tc_test']['pearson']) >
-                      abs(report['correlations'][m]['degree_train']['pearson']) for m in metrics}
+        per_metric = {
+            m: abs(report['correlations'][m]['tc_test']['pearson'])
+            > abs(report['correlations'][m]['degree_train']['pearson'])
+            for m in metrics
+        }
         report['claim'] = {
             'statement': 'corr(TC^Test, per-node performance) > corr(degree^Train, per-node performance)',
-            'metric': headline, 'pearson_tc_test': r_tc, 'pearson_degree_train': r_deg,
-            'spearman_tc_test': c['tc_test']['spearman'], 'spearman_degree_train': c['degree_train']['spearman'],
-            'holds': bool(abs(r_tc) > abs(r_deg)), 'holds_per_metric': per_metric,
+            'metric': headline,
+            'pearson_tc_test': r_tc,
+            'pearson_degree_train': r_deg,
+            'spearman_tc_test': c['tc_test']['spearman'],
+            'spearman_degree_train': c['degree_train']['spearman'],
+            'holds': bool(abs(r_tc) > abs(r_deg)),
+            'holds_per_metric': per_metric,
         }
         if plots:
-            files.append(plot_binned({k: report['binned'][k] for k in ('tc_test', 'tc_train', 'degree_train')},
-                                     str(out_dir / 'binned.png'), metric=headline,
-                                     title=f"{dataset} / {report['model']}: mean {headline} per bin"))
-            files.append(plot_scatter(stats, y, str(out_dir / 'scatter.png'), metric=headline,
-                                      names=['degree_train', 'density', 'tc_train', 'tc_test', 'atc_test']))
+            files.append(
+                plot_binned(
+                    {k: report['binned'][k] for k in ('tc_test', 'tc_train', 'degree_train')},
+                    str(out_dir / 'binned.png'),
+                    metric=headline,
+                    title=f'{dataset} / {report["model"]}: mean {headline} per bin',
+                )
+            )
+            files.append(
+                plot_scatter(
+                    stats,
+                    y,
+                    str(out_dir / 'scatter.png'),
+                    metric=headline,
+                    names=['degree_train', 'density', 'tc_train', 'tc_test', 'atc_test'],
+                )
+            )
     report['plots'] = [os.path.basename(f) for f in files]
     atomic_write_text(out_dir / 'report.json', json.dumps(_clean(report), indent=2, allow_nan=False) + '\n')
     return _clean(report)
@@ -170,31 +215,42 @@ def analyze_tc(split_edge: Dict[str, Dict[str, Tensor]], num_nodes: int, out: st
 def format_report(report: Dict[str, Any]) -> str:
     r"""The correlation table of a report (Pearson, and Spearman for the headline metric), the distribution
     shift and the verdict on TC vs degree, as printed by ``graphkit analyze tc``."""
+
     def f(v: Optional[float]) -> str:
         return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:+.3f}'
 
-    lines = [f"TC analysis of {report['dataset']} (K={report['K']}, {report['num_nodes']} nodes, "
-             f"seed {report['seed']})"]
+    lines = [
+        f'TC analysis of {report["dataset"]} (K={report["K"]}, {report["num_nodes"]} nodes, seed {report["seed"]})'
+    ]
     shift = report.get('shift', {})
     for name, row in shift.items():
-        lines.append(f"  shift {name:<5}: mean TC^Train {row['mean_tc_train']:.3f} vs TC^{name} "
-                     f"{row[f'mean_tc_{name}']:.3f} over {row['num_nodes']} nodes; "
-                     f"{100 * row['frac_lower']:.1f}% of them lower")
+        lines.append(
+            f'  shift {name:<5}: mean TC^Train {row["mean_tc_train"]:.3f} vs TC^{name} '
+            f'{row[f"mean_tc_{name}"]:.3f} over {row["num_nodes"]} nodes; '
+            f'{100 * row["frac_lower"]:.1f}% of them lower'
+        )
     if 'correlations' not in report:
         lines.append('  (no run directory: no per-node performance, no correlations)')
         return '\n'.join(lines)
     corr = report['correlations']
     metrics = list(corr)
     head = metrics[0]
-    lines.append(f"Per-node test performance of {report.get('model')} ({report['num_eval_nodes']} nodes): " +
-                 ', '.join(f"{m} {report['performance'][m]:.4f}" for m in metrics))
-    lines.append(f"{'statistic':<14}" + ''.join(f'{m:>11}' for m in metrics) + f"{'ρ ' + head:>12}")
+    lines.append(
+        f'Per-node test performance of {report.get("model")} ({report["num_eval_nodes"]} nodes): '
+        + ', '.join(f'{m} {report["performance"][m]:.4f}' for m in metrics)
+    )
+    lines.append(f'{"statistic":<14}' + ''.join(f'{m:>11}' for m in metrics) + f'{"ρ " + head:>12}')
     for stat in corr[head]:
-        lines.append(f'{stat:<14}' + ''.join(f"{f(corr[m][stat]['pearson']):>11}" for m in metrics) +
-                     f"{f(corr[head][stat]['spearman']):>12}")
+        lines.append(
+            f'{stat:<14}'
+            + ''.join(f'{f(corr[m][stat]["pearson"]):>11}' for m in metrics)
+            + f'{f(corr[head][stat]["spearman"]):>12}'
+        )
     claim = report['claim']
-    lines.append(f"Pearson r; ρ = Spearman. TC^Test vs degree^Train on {head}: "
-                 f"{f(claim['pearson_tc_test'])} vs {f(claim['pearson_degree_train'])} -> "
-                 f"{'TC explains more' if claim['holds'] else 'TC does NOT explain more'} "
-                 f"(holds on {sum(claim['holds_per_metric'].values())}/{len(metrics)} metrics)")
+    lines.append(
+        f'Pearson r; ρ = Spearman. TC^Test vs degree^Train on {head}: '
+        f'{f(claim["pearson_tc_test"])} vs {f(claim["pearson_degree_train"])} -> '
+        f'{"TC explains more" if claim["holds"] else "TC does NOT explain more"} '
+        f'(holds on {sum(claim["holds_per_metric"].values())}/{len(metrics)} metrics)'
+    )
     return '\n'.join(lines)

@@ -6,6 +6,7 @@ Training with it goes through the shared run loop: ``graphkit train gae --datase
 train.tc_reweight.alpha=2`` (:class:`~graphkit.tasks.link.LinkTask` calls the reweighter at the start of every
 epoch and keeps its weights in the checkpoint).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
@@ -52,9 +53,17 @@ class TCReweighter:
         pair_score (callable, optional): ``pair_score(model, h_u, m_v) -> logits``; default
             ``model.predictor(h_u * m_v)`` (GAE-style MLP decoders). (default: :obj:`None`)
     """
-    def __init__(self, edge_index: Tensor, num_nodes: int, alpha: float = 1.0, update_interval: int = 1,
-                 warm_up: int = 1, aug_type: str = 'gcn',
-                 pair_score: Optional[Callable[[Any, Tensor, Tensor], Tensor]] = None) -> None:
+
+    def __init__(
+        self,
+        edge_index: Tensor,
+        num_nodes: int,
+        alpha: float = 1.0,
+        update_interval: int = 1,
+        warm_up: int = 1,
+        aug_type: str = 'gcn',
+        pair_score: Optional[Callable[[Any, Tensor, Tensor], Tensor]] = None,
+    ) -> None:
         name = self.__class__.__name__
         if aug_type not in _AUG:
             raise ValueError(f"'{name}' expects 'aug_type' in {_AUG} (got {aug_type!r})")
@@ -68,11 +77,13 @@ class TCReweighter:
         self.update_interval, self.warm_up, self.aug_type = update_interval, warm_up, aug_type
         self.pair_score = pair_score
         adj = to_csr(edge_index, self.num_nodes)
-        self.base = gcn_norm(adj) if aug_type == 'gcn' else rw_norm(to_csr(edge_index, self.num_nodes,
-                                                                               self_loops='add'))
+        self.base = (
+            gcn_norm(adj) if aug_type == 'gcn' else rw_norm(to_csr(edge_index, self.num_nodes, self_loops='add'))
+        )
         self.rowptr, col = csr_parts(self.base)
-        row = torch.repeat_interleave(torch.arange(self.num_nodes, device=col.device), self.rowptr.diff(),
-                                      output_size=col.numel())
+        row = torch.repeat_interleave(
+            torch.arange(self.num_nodes, device=col.device), self.rowptr.diff(), output_size=col.numel()
+        )
         w = self.base.values()
         self.edge_index, self.weight_orig = torch.stack([row, col]), w
         self.col_mass = torch.zeros(self.num_nodes, device=w.device).index_add_(0, col, w)
@@ -85,8 +96,10 @@ class TCReweighter:
     def set_weights(self, edge_weight: Tensor, num_updates: int) -> None:
         """Restore the weights of an earlier update (``--resume``)."""
         if edge_weight.shape != self.weight_orig.shape:
-            raise ValueError(f"'edge_weight' must have shape {tuple(self.weight_orig.shape)} (got "
-                             f'{tuple(edge_weight.shape)}): was the checkpoint made on another graph?')
+            raise ValueError(
+                f"'edge_weight' must have shape {tuple(self.weight_orig.shape)} (got "
+                f'{tuple(edge_weight.shape)}): was the checkpoint made on another graph?'
+            )
         self.edge_weight, self.num_updates = edge_weight, int(num_updates)
         self.adj = self._csr(edge_weight)
 
@@ -107,8 +120,12 @@ class TCReweighter:
         h = model.encode(x, self.adj)
         m = spmm(self.base, h)
         u, v = self.edge_index
-        s = torch.cat([torch.sigmoid(self._score(model, h[u[i:i + chunk_size]], m[v[i:i + chunk_size]])).view(-1)
-                       for i in range(0, u.numel(), chunk_size)])
+        s = torch.cat(
+            [
+                torch.sigmoid(self._score(model, h[u[i : i + chunk_size]], m[v[i : i + chunk_size]])).view(-1)
+                for i in range(0, u.numel(), chunk_size)
+            ]
+        )
         s_hat = softmax(s, v, num_nodes=self.num_nodes)
         self.edge_weight = self.weight_orig + self.alpha * s_hat * self.col_mass[v]
         self.adj = self._csr(self.edge_weight)
@@ -127,8 +144,10 @@ class TCReweighter:
         return weighted_tc(self.edge_index, self.edge_weight, edge_index_t, self.num_nodes)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(alpha={self.alpha}, update_interval={self.update_interval}, '
-                f'warm_up={self.warm_up}, aug_type={self.aug_type})')
+        return (
+            f'{self.__class__.__name__}(alpha={self.alpha}, update_interval={self.update_interval}, '
+            f'warm_up={self.warm_up}, aug_type={self.aug_type})'
+        )
 
 
 def use_given_weights(model: torch.nn.Module) -> torch.nn.Module:
@@ -136,6 +155,7 @@ def use_given_weights(model: torch.nn.Module) -> torch.nn.Module:
     given (``normalize=False``) and every :class:`~torch_geometric.nn.conv.SAGEConv` a weighted sum
     (``aggr='sum'``), as the official code feeds its (re-)weighted matrices. In place; returns :obj:`model`."""
     from torch_geometric.nn.conv import GCNConv, SAGEConv
+
     for mod in model.modules():
         if isinstance(mod, GCNConv):
             mod.normalize = False

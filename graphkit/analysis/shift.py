@@ -2,6 +2,7 @@ r"""Topological distribution shift (TDS): newly joined neighbours (validation / 
 concentrated around a node's training neighbourhood than its training neighbours, from the
 `"A Topological Perspective on Demystifying GNN-Based Link Prediction Performance"
 <https://arxiv.org/abs/2310.04612>`_ paper."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,9 @@ def _mean(v: Tensor) -> float:
     return float(v.mean()) if v.numel() else math.nan
 
 
-def distribution_shift(tc_train: Tensor, tc_other: Dict[str, Tensor], has_other: Dict[str, Tensor],
-                       perf: Optional[Tensor] = None) -> Dict[str, Dict[str, float]]:
+def distribution_shift(
+    tc_train: Tensor, tc_other: Dict[str, Tensor], has_other: Dict[str, Tensor], perf: Optional[Tensor] = None
+) -> Dict[str, Dict[str, float]]:
     r"""Compare :math:`TC^{Train}` with :math:`TC^{Val}` / :math:`TC^{Test}` per node.
 
     For each split :math:`t` (nodes with at least one :math:`t`-edge and :math:`d^{Train} \geq 2`), reports the
@@ -41,8 +43,13 @@ def distribution_shift(tc_train: Tensor, tc_other: Dict[str, Tensor], has_other:
         mask = has_other[name].cpu()
         tr, te = tc_train[mask], tc.double().cpu()[mask]
         gap = tr - te
-        row = {'num_nodes': int(mask.sum()), 'mean_tc_train': _mean(tr), f'mean_tc_{name}': _mean(te),
-               'mean_gap': _mean(gap), 'frac_lower': _mean((te < tr).double())}
+        row = {
+            'num_nodes': int(mask.sum()),
+            'mean_tc_train': _mean(tr),
+            f'mean_tc_{name}': _mean(te),
+            'mean_gap': _mean(gap),
+            'frac_lower': _mean((te < tr).double()),
+        }
         if perf is not None:
             full_gap = torch.full_like(tc_train, math.nan)
             full_gap[mask] = gap

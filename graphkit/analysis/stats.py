@@ -5,6 +5,7 @@ Performance" <https://arxiv.org/abs/2310.04612>`_ paper.
 All functions take 1-D tensors of equal length and ignore positions where either value is ``NaN`` (nodes
 without held-out edges have no per-node performance).
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,9 @@ def spearman(x: Tensor, y: Tensor) -> float:
     return pearson(_rank(x), _rank(y))
 
 
-def correlations(stats: Dict[str, Tensor], perf: Dict[str, Tensor],
-                 mask: Optional[Tensor] = None) -> Dict[str, Dict[str, Dict[str, float]]]:
+def correlations(
+    stats: Dict[str, Tensor], perf: Dict[str, Tensor], mask: Optional[Tensor] = None
+) -> Dict[str, Dict[str, Dict[str, float]]]:
     r"""Pearson and Spearman correlation of every per-node performance metric with every node statistic.
 
     Args:
@@ -97,9 +99,15 @@ def binned_means(values: Tensor, perf: Tensor, edges: Sequence[float] = TC_BINS)
         last = b == len(edges) - 2
         sel = (v >= lo) & ((v <= hi) if last else (v < hi))
         q = p[sel]
-        out.append({'lo': lo, 'hi': hi, 'count': int(q.numel()),
-                    'mean': float(q.mean()) if q.numel() else math.nan,
-                    'std': float(q.std()) if q.numel() > 1 else math.nan})
+        out.append(
+            {
+                'lo': lo,
+                'hi': hi,
+                'count': int(q.numel()),
+                'mean': float(q.mean()) if q.numel() else math.nan,
+                'std': float(q.std()) if q.numel() > 1 else math.nan,
+            }
+        )
     return out
 
 

@@ -14,6 +14,7 @@ The resolved configuration of a run is built from, lowest precedence first:
 Keys in 3 (outside ``model``) and 4-6 must already exist in 1-3: anything else, *e.g.* a link-prediction key
 given to a recommendation model, is rejected with the list of keys the model's task knows.
 """
+
 from __future__ import annotations
 
 import copy
@@ -53,15 +54,17 @@ def _flatten(cfg: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
     return out
 
 
-def merge(base: Dict[str, Any], update: Dict[str, Any], source: str, strict: bool = True,
-          prefix: str = '', known_as: str = '') -> Dict[str, Any]:
+def merge(
+    base: Dict[str, Any], update: Dict[str, Any], source: str, strict: bool = True, prefix: str = '', known_as: str = ''
+) -> Dict[str, Any]:
     r"""Return :obj:`base` updated by :obj:`update`; with :obj:`strict`, unknown keys raise a
     :class:`ValueError` naming :obj:`source` and listing the known keys (:obj:`known_as` says whose, *e.g.*
     ``'the recommend task and model ultragcn'``)."""
     out = copy.deepcopy(base)
     if not isinstance(update, dict):
-        raise ValueError(f"{source}: '{prefix.rstrip('.') or 'the file'}' must be a mapping of keys "
-                         f'(got {type(update).__name__})')
+        raise ValueError(
+            f"{source}: '{prefix.rstrip('.') or 'the file'}' must be a mapping of keys (got {type(update).__name__})"
+        )
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value, source, strict, f'{prefix}{key}.', known_as)
@@ -108,8 +111,13 @@ def task_defaults(task: str) -> Dict[str, Any]:
     return cfg
 
 
-def load_config(model: str, dataset: Optional[str] = None, config_file: Optional[str] = None,
-                overrides: Iterable[str] = (), task: Optional[str] = None) -> Dict[str, Any]:
+def load_config(
+    model: str,
+    dataset: Optional[str] = None,
+    config_file: Optional[str] = None,
+    overrides: Iterable[str] = (),
+    task: Optional[str] = None,
+) -> Dict[str, Any]:
     r"""Resolve the configuration of :obj:`model` on :obj:`dataset` (see the module docstring).
 
     Args:
@@ -124,11 +132,13 @@ def load_config(model: str, dataset: Optional[str] = None, config_file: Optional
         raise ValueError(f"No configuration for model '{model}' (expected '{model_default}')")
     if task is None:
         from graphkit.models import MODELS
+
         task = MODELS.get(model).task
     known_as = f'the {task} task and model {model.lower()}'
     own = _read_yaml(model_default)
-    cfg = merge(task_defaults(task), {k: v for k, v in own.items() if k != 'model'}, str(model_default),
-                known_as=known_as)
+    cfg = merge(
+        task_defaults(task), {k: v for k, v in own.items() if k != 'model'}, str(model_default), known_as=known_as
+    )
     cfg['model'] = copy.deepcopy(own.get('model') or {})
     layers: List[tuple] = []
     if dataset is not None and preset_path(model, dataset).exists():

@@ -4,6 +4,7 @@ A task declares the keys it reads as a mapping ``'section.key' -> Field`` (see
 :attr:`graphkit.tasks.run.Task.schema`); :func:`validate` checks a resolved config against it and raises a
 :class:`ValueError` that names the key, what it got and what is allowed.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,6 +27,7 @@ class Field:
         max (float, optional): Largest allowed value (inclusive).
         choices (tuple, optional): The allowed values of a ``'str'`` field.
     """
+
     type: str
     nullable: bool = False
     min: Optional[float] = None
@@ -41,8 +43,13 @@ class Field:
         if self.choices is not None:
             text = ' | '.join(map(str, self.choices))
         else:
-            text = {'int': 'an integer', 'float': 'a finite number', 'bool': 'true or false', 'str': 'a string',
-                    'list[int]': 'a non-empty list of integers'}[self.type]
+            text = {
+                'int': 'an integer',
+                'float': 'a finite number',
+                'bool': 'true or false',
+                'str': 'a string',
+                'list[int]': 'a non-empty list of integers',
+            }[self.type]
             if self.min is not None and self.max is not None:
                 text += f' in [{self.min}, {self.max}]'
             elif self.min is not None:
@@ -67,8 +74,11 @@ class Field:
                 raise self._error(key, value)
             return value
         if self.type == 'list[int]':
-            if (not isinstance(value, (list, tuple)) or not value
-                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            if (
+                not isinstance(value, (list, tuple))
+                or not value
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            ):
                 raise self._error(key, value)
             for v in value:
                 self._range(key, v, value)

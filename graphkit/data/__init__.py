@@ -2,7 +2,7 @@ r"""Local-file dataset loaders (Planetoid, OGB layout, LightGCN format), safe lo
 dataset registry (:obj:`DATASETS`) that serves every kind of task."""
 
 from graphkit.data.base import LocalDataset, validate_data
-from graphkit.data.io import load_legacy_split, safe_torch_load
+from graphkit.data.io import load_legacy_split
 from graphkit.data.link_split import check_link_split, ncn_link_split, random_link_split
 from graphkit.data.ogb import OGBLinkDataset, OGBNodeDataset
 from graphkit.data.planetoid import PlanetoidRaw
@@ -26,7 +26,6 @@ __all__ = [
     'LocalDataset',
     'validate_data',
     'load_legacy_split',
-    'safe_torch_load',
     'ncn_link_split',
     'random_link_split',
     'check_link_split',

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data, HeteroData, InMemoryDataset
 
-from graphkit.data.io import atomic_torch_save, is_writable_dir, safe_torch_load
+from graphkit.data.io import is_writable_dir
+from graphkit.io import atomic_torch_save, safe_torch_load
 
 __all__ = ['LocalDataset', 'validate_data', 'check_index']
 
@@ -33,10 +34,7 @@ def check_index(index: Tensor, num_nodes: int, field: str, source: str = '') -> 
     if index.numel() == 0:
         return
     if index.is_floating_point():
-        raise ValueError(
-            f"{source + ': ' if source else ''}'{field}' must hold integer node ids "
-            f'(got {index.dtype})'
-        )
+        raise ValueError(f"{source + ': ' if source else ''}'{field}' must hold integer node ids (got {index.dtype})")
     lo, hi = int(index.min()), int(index.max())
     if lo < 0 or hi >= num_nodes:
         raise ValueError(
@@ -175,8 +173,7 @@ class LocalDataset(InMemoryDataset):
                 self.save_cache(self.processed_paths[0])
             except OSError as e:  # pragma: no cover - e.g. disk full; fall back to memory
                 print(
-                    f'graphkit: could not write cache {self.processed_paths[0]} ({e}); '
-                    'continuing in memory',
+                    f'graphkit: could not write cache {self.processed_paths[0]} ({e}); continuing in memory',
                     file=sys.stderr,
                 )
 
@@ -231,8 +228,7 @@ class LocalDataset(InMemoryDataset):
             raise ValueError(f"'{path}' is not a graphkit cache (format {CACHE_FORMAT!r}).{hint}")
         if out.get('pre_transform') != repr(self.pre_transform):
             raise _StaleCache(
-                f"'{path}' was processed with pre_transform={out.get('pre_transform')}, "
-                f'not {self.pre_transform!r}'
+                f"'{path}' was processed with pre_transform={out.get('pre_transform')}, not {self.pre_transform!r}"
             )
         cls = HeteroData if out['data_cls'] == 'HeteroData' else Data
         self._data = cls.from_dict(out['data'])

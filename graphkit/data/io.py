@@ -21,12 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graphkit.io import atomic_torch_save, safe_torch_load
+from graphkit.io import safe_torch_load
 
 __all__ = [
-    'safe_torch_load',
     'load_legacy_split',
-    'atomic_torch_save',
     'is_writable_dir',
     'read_csv',
     'RestrictedUnpickler',
@@ -164,9 +162,7 @@ def _first_bad_line(path: str, ncols: Optional[int], dtype: str, skip: int) -> s
     return 'malformed content'
 
 
-def read_csv(
-    path: str, ncols: Optional[int] = None, dtype: str = 'int', header: bool = False
-) -> np.ndarray:
+def read_csv(path: str, ncols: Optional[int] = None, dtype: str = 'int', header: bool = False) -> np.ndarray:
     r"""Read a headerless numeric CSV (optionally gzipped), as in the OGB raw layout.
 
     Args:
@@ -193,22 +189,16 @@ def read_csv(
     try:
         df = pd.read_csv(path, header=None, skiprows=skip, dtype=np_dtype, sep=',', engine='c')
         arr = df.to_numpy()
-        if (ncols is not None and arr.shape[1] != ncols) or (
-            dtype == 'int' and df.isna().to_numpy().any()
-        ):
+        if (ncols is not None and arr.shape[1] != ncols) or (dtype == 'int' and df.isna().to_numpy().any()):
             raise ValueError
     except pd.errors.EmptyDataError:
         return np.zeros((0, ncols or 0), dtype=np_dtype)
     except (ValueError, TypeError, OverflowError, pd.errors.ParserError):
-        raise ValueError(
-            f"Malformed CSV '{path}': {_first_bad_line(path, ncols, dtype, skip)}"
-        ) from None
+        raise ValueError(f"Malformed CSV '{path}': {_first_bad_line(path, ncols, dtype, skip)}") from None
     return np.require(arr, requirements=['C', 'W'])
 
 
-def missing_files_error(
-    what: str, paths: Sequence[str], looked_in: Sequence[str], tree: str
-) -> FileNotFoundError:
+def missing_files_error(what: str, paths: Sequence[str], looked_in: Sequence[str], tree: str) -> FileNotFoundError:
     r"""A :class:`FileNotFoundError` listing each missing file, where we looked, and the expected
     tree."""
     lines = [f'{what}: missing file(s):']
@@ -216,9 +206,7 @@ def missing_files_error(
     lines.append('Looked in: ' + ', '.join(f"'{d}'" for d in looked_in))
     lines.append('Expected layout:')
     lines += ['  ' + t for t in tree.strip('\n').splitlines()]
-    lines.append(
-        'graphkit never downloads; place the files there or pass root=... (or set GRAPHKIT_DATA).'
-    )
+    lines.append('graphkit never downloads; place the files there or pass root=... (or set GRAPHKIT_DATA).')
     return FileNotFoundError('\n'.join(lines))
 
 
@@ -245,9 +233,7 @@ def _allowed_globals() -> Dict[tuple, Any]:
     for mod in ('scipy.sparse.csc', 'scipy.sparse._csc'):
         allowed[(mod, 'csc_matrix')] = sp.csc_matrix
     allowed[('collections', 'defaultdict')] = collections.defaultdict
-    allowed[('_codecs', 'encode')] = (
-        codecs.encode
-    )  # bytes in Python-3 protocol-2 pickles (str -> bytes)
+    allowed[('_codecs', 'encode')] = codecs.encode  # bytes in Python-3 protocol-2 pickles (str -> bytes)
     for mod in ('builtins', '__builtin__'):
         allowed[(mod, 'list')] = list
         allowed[(mod, 'set')] = set

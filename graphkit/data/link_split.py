@@ -52,17 +52,13 @@ def _codes(pairs: Tensor, num_nodes: int) -> Tensor:
     return torch.minimum(pairs[0], pairs[1]) * num_nodes + torch.maximum(pairs[0], pairs[1])
 
 
-def _sample_non_edges(
-    pos_codes: Tensor, num_nodes: int, count: int, generator: torch.Generator
-) -> Tensor:
+def _sample_non_edges(pos_codes: Tensor, num_nodes: int, count: int, generator: torch.Generator) -> Tensor:
     r"""``count`` distinct pairs ``i < j`` drawn uniformly (without replacement) from the
     non-edges."""
     total = num_nodes * (num_nodes - 1) // 2
     available = total - pos_codes.numel()
     if count > available:
-        raise ValueError(
-            f'Cannot draw {count} negative pairs: the graph has only {available} non-edges'
-        )
+        raise ValueError(f'Cannot draw {count} negative pairs: the graph has only {available} non-edges')
     if count == 0:
         return torch.empty(2, 0, dtype=torch.long)
     pos_sorted = torch.sort(pos_codes).values
@@ -93,12 +89,8 @@ def check_link_split(split: SplitDict, num_nodes: int, all_pos: Optional[Tensor]
     for a in range(3):
         for b in range(a + 1, 3):
             both = torch.isin(pos[names[a]], pos[names[b]])
-            assert not bool(both.any()), (
-                f"{int(both.sum())} positive pairs are in both '{names[a]}' and '{names[b]}'"
-            )
-    every = torch.cat(
-        list(pos.values()) + ([_codes(all_pos, num_nodes)] if all_pos is not None else [])
-    )
+            assert not bool(both.any()), f"{int(both.sum())} positive pairs are in both '{names[a]}' and '{names[b]}'"
+    every = torch.cat(list(pos.values()) + ([_codes(all_pos, num_nodes)] if all_pos is not None else []))
     for s in ('valid', 'test'):
         neg = split[s]['edge_neg'].t()
         assert not bool((neg[0] == neg[1]).any()), f"'{s}' negatives contain self-loops"
@@ -106,9 +98,7 @@ def check_link_split(split: SplitDict, num_nodes: int, all_pos: Optional[Tensor]
         assert not bool(hit.any()), f"{int(hit.sum())} '{s}' negatives are positive edges"
 
 
-def _pack(
-    train: Tensor, valid: Tensor, test: Tensor, valid_neg: Tensor, test_neg: Tensor
-) -> SplitDict:
+def _pack(train: Tensor, valid: Tensor, test: Tensor, valid_neg: Tensor, test_neg: Tensor) -> SplitDict:
     return {
         'train': {'edge': train.t().contiguous()},
         'valid': {'edge': valid.t().contiguous(), 'edge_neg': valid_neg.t().contiguous()},

@@ -60,9 +60,7 @@ def _split_type(dataset_dir: str, preferred: Optional[str]) -> Optional[str]:
         return preferred
     if len(types) == 1:
         return types[0]
-    raise ValueError(
-        f"'{split}' holds several split types {types}; expected one (or '{preferred}')"
-    )
+    raise ValueError(f"'{split}' holds several split types {types}; expected one (or '{preferred}')")
 
 
 def _read_optional(path: str, rows: int, dtype: str, field: str) -> Optional[Tensor]:
@@ -87,13 +85,8 @@ def _read_count(path: str) -> int:
 def _read_edges(path: str, num_src: int, num_dst: Optional[int] = None) -> np.ndarray:
     edges = read_csv(path, ncols=2)
     num_dst = num_src if num_dst is None else num_dst
-    if edges.size and (
-        edges.min() < 0 or edges[:, 0].max() >= num_src or edges[:, 1].max() >= num_dst
-    ):
-        raise ValueError(
-            f"'{path}' holds node ids outside [0, {num_src}) x [0, {num_dst}) given by the "
-            f'node counts'
-        )
+    if edges.size and (edges.min() < 0 or edges[:, 0].max() >= num_src or edges[:, 1].max() >= num_dst):
+        raise ValueError(f"'{path}' holds node ids outside [0, {num_src}) x [0, {num_dst}) given by the node counts")
     return edges
 
 
@@ -112,9 +105,7 @@ class _OGBBase(LocalDataset):
         self.name = name.lower()
         self._root_arg = os.fspath(root)
         self._dir = _locate(self._root_arg, self.name)
-        self.add_inverse_edge = (
-            self._default_inverse() if add_inverse_edge is None else add_inverse_edge
-        )
+        self.add_inverse_edge = self._default_inverse() if add_inverse_edge is None else add_inverse_edge
         self.split_type = _split_type(self._dir, self._info_split)
         super().__init__(self._root_arg, transform, pre_transform, force_reload)
 
@@ -137,11 +128,7 @@ class _OGBBase(LocalDataset):
 
     def expected_tree(self) -> str:
         base = f'<root>/{self.name.replace("-", "_")}/'
-        return (
-            base
-            + '\n'
-            + '\n'.join('    ' + osp.relpath(p, self._dir) for p in self.required_paths())
-        )
+        return base + '\n' + '\n'.join('    ' + osp.relpath(p, self._dir) for p in self.required_paths())
 
 
 class OGBLinkDataset(_OGBBase):
@@ -261,10 +248,7 @@ class OGBLinkDataset(_OGBBase):
         edge_path = osp.join(raw, 'edge.csv.gz')
         edges = _read_edges(edge_path, num_nodes)
         if edges.shape[0] != num_edges:
-            raise ValueError(
-                f"'{edge_path}' has {edges.shape[0]} edges but num-edge-list.csv.gz says "
-                f'{num_edges}'
-            )
+            raise ValueError(f"'{edge_path}' has {edges.shape[0]} edges but num-edge-list.csv.gz says {num_edges}")
         E = edges.shape[0]
         x = _read_optional(osp.join(raw, 'node-feat.csv.gz'), num_nodes, 'float', 'x')
         node_year = _read_optional(osp.join(raw, 'node_year.csv.gz'), num_nodes, 'int', 'node_year')
@@ -408,16 +392,12 @@ class OGBNodeDataset(_OGBBase):
         base = self.split_path()
         if not osp.isdir(base):
             return ['<node type>']
-        return sorted(d for d in os.listdir(base) if osp.isdir(osp.join(base, d))) or [
-            '<node type>'
-        ]
+        return sorted(d for d in os.listdir(base) if osp.isdir(osp.join(base, d))) or ['<node type>']
 
     def required_paths(self) -> List[str]:
         files = ('train.csv.gz', 'valid.csv.gz', 'test.csv.gz')
         if self.is_hetero:
-            return self.raw_paths + [
-                self.split_path(t, f) for t in self._split_node_types() for f in files
-            ]
+            return self.raw_paths + [self.split_path(t, f) for t in self._split_node_types() for f in files]
         return self.raw_paths + [self.split_path(f) for f in files]
 
     def read(self) -> Tuple[Any, Dict[str, Any]]:
@@ -444,10 +424,7 @@ class OGBNodeDataset(_OGBBase):
             v = _read_optional(osp.join(raw, f'{fname}.csv.gz'), num_nodes, dtype, field)
             if v is not None:
                 data[field] = v.view(-1, 1) if field == 'y' else v
-        split = {
-            s: self._read_idx(self.split_path(f'{s}.csv.gz'), num_nodes)
-            for s in ('train', 'valid', 'test')
-        }
+        split = {s: self._read_idx(self.split_path(f'{s}.csv.gz'), num_nodes) for s in ('train', 'valid', 'test')}
         return data, {'split_idx': split}
 
     def _read_hetero(self) -> Tuple[HeteroData, Dict[str, Any]]:
@@ -491,9 +468,7 @@ class OGBNodeDataset(_OGBBase):
     def get_idx_split(self) -> Dict[str, Any]:
         r"""``{'train', 'valid', 'test'}`` -> LongTensor of node ids (heterogeneous: a dict per node
         type)."""
-        return {
-            s: (dict(v) if isinstance(v, dict) else v) for s, v in self._extra['split_idx'].items()
-        }
+        return {s: (dict(v) if isinstance(v, dict) else v) for s, v in self._extra['split_idx'].items()}
 
     @property
     def num_classes(self) -> int:

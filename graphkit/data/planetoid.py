@@ -104,10 +104,7 @@ class PlanetoidRaw(LocalDataset):
     ) -> None:
         self.name = name.lower()
         if self.name not in PLANETOID_NAMES:
-            raise ValueError(
-                f"'{self.__class__.__name__}' expects 'name' in {list(PLANETOID_NAMES)} "
-                f"(got '{name}')"
-            )
+            raise ValueError(f"'{self.__class__.__name__}' expects 'name' in {list(PLANETOID_NAMES)} (got '{name}')")
         root = os.fspath(root)
         self._candidates = planetoid_candidates(root, self.name)
         self._raw_dir = self._locate()
@@ -148,25 +145,20 @@ class PlanetoidRaw(LocalDataset):
 
     def read(self) -> Tuple[Data, Dict[str, Any]]:
         raw = {
-            k: read_planetoid_pickle(osp.join(self.raw_dir, f'ind.{self.name}.{k}'))
-            for k in _KEYS
-            if k != 'test.index'
+            k: read_planetoid_pickle(osp.join(self.raw_dir, f'ind.{self.name}.{k}')) for k in _KEYS if k != 'test.index'
         }
         test_path = osp.join(self.raw_dir, f'ind.{self.name}.test.index')
         try:
             with open(test_path) as f:
                 test_index = np.array([int(line) for line in f if line.strip()], dtype=np.int64)
         except ValueError as e:
-            raise ValueError(
-                f"Malformed '{test_path}': expected one integer per line ({e})"
-            ) from None
+            raise ValueError(f"Malformed '{test_path}': expected one integer per line ({e})") from None
 
         allx, tx = _dense(raw['allx']), _dense(raw['tx'])
         ally, ty = np.asarray(raw['ally']), np.asarray(raw['ty'])
         if tx.shape[0] != test_index.shape[0] or ty.shape[0] != test_index.shape[0]:
             raise ValueError(
-                f"'{test_path}' lists {test_index.shape[0]} nodes but tx/ty have "
-                f'{tx.shape[0]}/{ty.shape[0]} rows'
+                f"'{test_path}' lists {test_index.shape[0]} nodes but tx/ty have {tx.shape[0]}/{ty.shape[0]} rows"
             )
         num_train = np.asarray(raw['y']).shape[0]
         num_nodes = max(allx.shape[0], int(test_index.max()) + 1)
@@ -182,9 +174,7 @@ class PlanetoidRaw(LocalDataset):
 
         graph = raw['graph']
         if not isinstance(graph, dict):
-            raise ValueError(
-                f"'{osp.join(self.raw_dir, f'ind.{self.name}.graph')}' should hold a dict"
-            )
+            raise ValueError(f"'{osp.join(self.raw_dir, f'ind.{self.name}.graph')}' should hold a dict")
         rows, cols = [], []
         for key, nbrs in graph.items():
             rows.extend([int(key)] * len(nbrs))
@@ -192,8 +182,7 @@ class PlanetoidRaw(LocalDataset):
         ei = torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1)
         if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
             raise ValueError(
-                f"'{osp.join(self.raw_dir, f'ind.{self.name}.graph')}' references node ids "
-                f'outside [0, {num_nodes})'
+                f"'{osp.join(self.raw_dir, f'ind.{self.name}.graph')}' references node ids outside [0, {num_nodes})"
             )
         ei = ei[:, ei[0] != ei[1]]
         ei = torch.cat([ei, ei.flip(0)], dim=1)

@@ -19,6 +19,7 @@ The loader returns PyG objects indexed the way :class:`torch_geometric.nn.models
 homogeneous node index with users in :math:`[0, U)` and items in :math:`[U, U + I)`, plus a bipartite
 :class:`~torch_geometric.data.HeteroData` view with ``'user'`` and ``'item'`` node types.
 """
+
 from __future__ import annotations
 
 import os.path as osp
@@ -35,8 +36,9 @@ from graphkit.ops import pairs_to_csr
 __all__ = ['RecSysDataset', 'read_interactions', 'recsys_candidates', 'find_recsys_root', 'load_recsys_dataset']
 
 
-def read_interactions(path: str, num_users: Optional[int] = None,
-                      num_items: Optional[int] = None) -> Tuple[Tensor, int]:
+def read_interactions(
+    path: str, num_users: Optional[int] = None, num_items: Optional[int] = None
+) -> Tuple[Tensor, int]:
     r"""Read one LightGCN-format file into a ``(2, E)`` LongTensor of ``(user, item)`` pairs (deduplicated,
     sorted by user then item) and the number of user lines.
 
@@ -58,15 +60,16 @@ def read_interactions(path: str, num_users: Optional[int] = None,
                 try:
                     int(tok)
                 except ValueError:
-                    raise ValueError(f"'{path}' line {lineno}: expected 'user item item ...' with integer "
-                                     f'ids (got {tok!r})') from None
+                    raise ValueError(
+                        f"'{path}' line {lineno}: expected 'user item item ...' with integer ids (got {tok!r})"
+                    ) from None
         raise
     if ids.size == 0:
         return torch.empty(2, 0, dtype=torch.long), 0
     nonempty = counts > 0
-    line_of = np.repeat(np.arange(1, len(lines) + 1), counts)          # 1-based line number of every token
+    line_of = np.repeat(np.arange(1, len(lines) + 1), counts)  # 1-based line number of every token
     first = np.zeros(ids.size, dtype=bool)
-    first[(np.cumsum(counts) - counts)[nonempty]] = True                # the user id of each line
+    first[(np.cumsum(counts) - counts)[nonempty]] = True  # the user id of each line
     user_ids = ids[first]
     users = np.repeat(user_ids, counts[nonempty] - 1)
     items = ids[~first]
@@ -108,6 +111,7 @@ class RecSysDataset:
         root (str): The folder holding ``train.txt`` / ``test.txt``.
         cold_test_users (int): users with test items but no training item.
     """
+
     name: str
     num_users: int
     num_items: int
@@ -119,9 +123,11 @@ class RecSysDataset:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return (f'RecSysDataset({self.name}, num_users={self.num_users}, num_items={self.num_items}, '
-                f'train={self.train.size(1)}, valid={0 if self.valid is None else self.valid.size(1)}, '
-                f'test={self.test.size(1)})')
+        return (
+            f'RecSysDataset({self.name}, num_users={self.num_users}, num_items={self.num_items}, '
+            f'train={self.train.size(1)}, valid={0 if self.valid is None else self.valid.size(1)}, '
+            f'test={self.test.size(1)})'
+        )
 
     def to_homogeneous(self, pairs: Tensor) -> Tensor:
         """``(user, item)`` pairs -> ``(user, num_users + item)``: the homogeneous index."""
@@ -134,9 +140,12 @@ class RecSysDataset:
         ``edge_label_index`` the training user→item pairs; ``val_edge_label_index`` /
         ``test_edge_label_index`` the held-out pairs; ``num_users`` / ``num_items`` are kept."""
         train = self.to_homogeneous(self.train)
-        data = Data(edge_index=torch.cat([train, train.flip(0)], dim=1), edge_label_index=train,
-                    test_edge_label_index=self.to_homogeneous(self.test),
-                    num_nodes=self.num_users + self.num_items)
+        data = Data(
+            edge_index=torch.cat([train, train.flip(0)], dim=1),
+            edge_label_index=train,
+            test_edge_label_index=self.to_homogeneous(self.test),
+            num_nodes=self.num_users + self.num_items,
+        )
         if self.valid is not None:
             data.val_edge_label_index = self.to_homogeneous(self.valid)
         data.num_users, data.num_items = self.num_users, self.num_items
@@ -177,6 +186,7 @@ def find_recsys_root(name: str, root: Optional[str] = None) -> str:
     r"""The folder holding ``train.txt`` / ``test.txt`` for :obj:`name`: ``root/<name>/`` if it has them,
     else ``root`` itself. ``root`` defaults to ``$GRAPHKIT_DATA``, then the repository's ``datasets/``."""
     from graphkit.data.registry import resolve_root
+
     base = resolve_root(root)
     folder = name
     candidates = recsys_candidates(name, base)
@@ -184,8 +194,10 @@ def find_recsys_root(name: str, root: Optional[str] = None) -> str:
         if osp.isfile(osp.join(cand, 'train.txt')) and osp.isfile(osp.join(cand, 'test.txt')):
             return cand
     looked = ', '.join(f"'{osp.join(c, 'train.txt')}'" for c in candidates)
-    raise FileNotFoundError(f"Dataset '{name}': no train.txt/test.txt found (looked for {looked}); pass "
-                            f'--root DIR with DIR/{folder}/train.txt or DIR/train.txt')
+    raise FileNotFoundError(
+        f"Dataset '{name}': no train.txt/test.txt found (looked for {looked}); pass "
+        f'--root DIR with DIR/{folder}/train.txt or DIR/train.txt'
+    )
 
 
 def _carve_valid(train: Tensor, num_users: int, ratio: float, seed: int) -> Tuple[Tensor, Tensor]:
@@ -212,8 +224,14 @@ def _sort_pairs(pairs: Tensor) -> Tensor:
     return pairs[:, torch.argsort(pairs[0] * (int(pairs[1].max()) + 1) + pairs[1])]
 
 
-def load_recsys_dataset(name: str, root: Optional[str] = None, val_ratio: float = 0.0, seed: int = 0,
-                        num_users: Optional[int] = None, num_items: Optional[int] = None) -> RecSysDataset:
+def load_recsys_dataset(
+    name: str,
+    root: Optional[str] = None,
+    val_ratio: float = 0.0,
+    seed: int = 0,
+    num_users: Optional[int] = None,
+    num_items: Optional[int] = None,
+) -> RecSysDataset:
     r"""Load a LightGCN-format dataset.
 
     Args:
@@ -245,6 +263,14 @@ def load_recsys_dataset(name: str, root: Optional[str] = None, val_ratio: float 
     valid = None
     if val_ratio > 0:
         train, valid = _carve_valid(train, num_users, val_ratio, seed)
-    return RecSysDataset(name=name.lower(), num_users=num_users, num_items=num_items, train=train, test=test,
-                         valid=valid, root=folder, cold_test_users=cold,
-                         extra={'train_lines': train_lines})
+    return RecSysDataset(
+        name=name.lower(),
+        num_users=num_users,
+        num_items=num_items,
+        train=train,
+        test=test,
+        valid=valid,
+        root=folder,
+        cold_test_users=cold,
+        extra={'train_lines': train_lines},
+    )

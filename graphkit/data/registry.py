@@ -190,10 +190,12 @@ class DatasetRegistry(Registry):
     def describe(self, kind: str) -> str:
         """The names that serve :obj:`kind` and the layouts that resolve to it, for error messages."""
         known = ', '.join(self.names(kind)) or 'none registered yet'
-        extra = {'link': '; or any ogbl-* folder in OGB layout',
-                 'node': '; or any ogbn-* folder in OGB layout',
-                 'hetero-node': '; or any heterogeneous ogbn-* folder in OGB layout',
-                 'recommend': '; or any folder with train.txt / test.txt (LightGCN format)'}.get(kind, '')
+        extra = {
+            'link': '; or any ogbl-* folder in OGB layout',
+            'node': '; or any ogbn-* folder in OGB layout',
+            'hetero-node': '; or any heterogeneous ogbn-* folder in OGB layout',
+            'recommend': '; or any folder with train.txt / test.txt (LightGCN format)',
+        }.get(kind, '')
         return known + extra
 
 
@@ -227,8 +229,9 @@ def _planetoid_link(name: str, root: str, seed: int = 0, **kwargs: Any) -> LinkD
 def _planetoid_node(name: str, root: str, seed: int = 0, **kwargs: Any) -> NodeDataset:
     ds = PlanetoidRaw(root, name, **kwargs)
     data = ds[0]
-    split = {s: data[f'{m}_mask'].nonzero().view(-1) for s, m in (('train', 'train'), ('valid', 'val'),
-                                                                  ('test', 'test'))}
+    split = {
+        s: data[f'{m}_mask'].nonzero().view(-1) for s, m in (('train', 'train'), ('valid', 'val'), ('test', 'test'))
+    }
     return NodeDataset(name, data, split, int(data.y.max()) + 1, root=ds.dataset_dir)
 
 
@@ -243,8 +246,14 @@ def _planetoid_locate(name: str, root: str) -> Tuple[Optional[str], List[str]]:
 def _ogb_locate(*files: str) -> Locator:
     def locate(name: str, root: str) -> Tuple[Optional[str], List[str]]:
         dirs = ogb_candidates(root, name)
-        found = next((d for d in dirs if osp.isdir(osp.join(d, 'split'))
-                      and any(osp.exists(osp.join(d, 'raw', f)) for f in files)), None)
+        found = next(
+            (
+                d
+                for d in dirs
+                if osp.isdir(osp.join(d, 'split')) and any(osp.exists(osp.join(d, 'raw', f)) for f in files)
+            ),
+            None,
+        )
         return found, dirs
 
     return locate
@@ -279,8 +288,9 @@ def _ogb_node(name: str, root: str, seed: int = 0, **kwargs: Any) -> NodeDataset
     if isinstance(data, HeteroData):
         targets = [t for t in split['train'] if 'y' in data[t]]
         if len(targets) != 1:
-            raise ValueError(f"Dataset '{name}' ({ds.dataset_dir}): expected one labelled node type with a "
-                             f'split, found {targets}')
+            raise ValueError(
+                f"Dataset '{name}' ({ds.dataset_dir}): expected one labelled node type with a split, found {targets}"
+            )
         target = targets[0]
         y, num_classes, multi = _labels(data[target].y, f"Dataset '{name}'")
         data[target].y = y
@@ -299,8 +309,12 @@ def _ogb_link_entry(name: str) -> DatasetEntry:
 
 
 def _ogb_node_entry(name: str, kinds: Sequence[str] = ('node', 'hetero-node')) -> DatasetEntry:
-    return DatasetEntry(name, {k: _ogb_node for k in kinds}, {k: 'acc' for k in kinds},
-                        _ogb_locate('edge.csv.gz', 'num-node-dict.csv.gz'))
+    return DatasetEntry(
+        name,
+        {k: _ogb_node for k in kinds},
+        {k: 'acc' for k in kinds},
+        _ogb_locate('edge.csv.gz', 'num-node-dict.csv.gz'),
+    )
 
 
 # LightGCN format ------------------------------------------------------------------------------------------
@@ -319,8 +333,14 @@ def _recsys_entry(name: str) -> DatasetEntry:
 
 
 for _n in PLANETOID_NAMES:
-    DATASETS.add(DatasetEntry(_n, {'link': _planetoid_link, 'node': _planetoid_node},
-                              {'link': 'hits@100', 'node': 'acc'}, _planetoid_locate))
+    DATASETS.add(
+        DatasetEntry(
+            _n,
+            {'link': _planetoid_link, 'node': _planetoid_node},
+            {'link': 'hits@100', 'node': 'acc'},
+            _planetoid_locate,
+        )
+    )
 for _n in ('ogbl-ddi', 'ogbl-collab', 'ogbl-ppa', 'ogbl-citation2'):
     DATASETS.add(_ogb_link_entry(_n))
 for _n in ('ogbn-arxiv', 'ogbn-products'):
@@ -355,8 +375,7 @@ def choose_kind(name: str, accepted: Sequence[str], model: str = 'the model') ->
     entry = DATASETS.entry(name)
     if entry is None:
         raise ValueError(f"Unknown dataset '{name}' for {model} (which needs a {needs} dataset); {options}")
-    raise ValueError(f"{model} needs a {needs} dataset, but '{name}' serves {' and '.join(entry.kinds)}; "
-                     f'{options}')
+    raise ValueError(f"{model} needs a {needs} dataset, but '{name}' serves {' and '.join(entry.kinds)}; {options}")
 
 
 def load_dataset(name: str, kind: str, root: Optional[str] = None, seed: int = 0, **kwargs: Any) -> Any:
@@ -400,6 +419,15 @@ def dataset_info(root: Optional[str] = None, kinds: Sequence[str] = KINDS) -> Li
         for name in DATASETS.names(kind):
             entry = DATASETS.get(name)
             path, looks_in = entry.locate(name, r)
-            out.append({'kind': kind, 'name': name, 'metric': entry.metrics[kind], 'root': r,
-                        'looks_in': looks_in, 'found': path is not None, 'path': path})
+            out.append(
+                {
+                    'kind': kind,
+                    'name': name,
+                    'metric': entry.metrics[kind],
+                    'root': r,
+                    'looks_in': looks_in,
+                    'found': path is not None,
+                    'path': path,
+                }
+            )
     return out

@@ -6,6 +6,7 @@ item-item term and the L2 term, with the official **sum** reduction. Its graph-d
 :math:`\beta` and :math:`\omega` are preprocessing: :func:`graphkit.ops.constraint_weights` and
 :func:`graphkit.ops.item_item_neighbors`.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -40,20 +41,36 @@ class UltraGCNLoss(_Loss):
         lambda_ (float): Item-item weight (config ``lambda``).
         reduction (str, optional): ``'sum'`` over the batch (official) or ``'mean'``. (default: :obj:`'sum'`)
     """
+
     __constants__ = ['w1', 'w2', 'w3', 'w4', 'negative_weight', 'gamma', 'lambda_', 'reduction']
 
-    def __init__(self, w1: float, w2: float, w3: float, w4: float, negative_weight: float, gamma: float,
-                 lambda_: float, reduction: str = 'sum') -> None:
+    def __init__(
+        self,
+        w1: float,
+        w2: float,
+        w3: float,
+        w4: float,
+        negative_weight: float,
+        gamma: float,
+        lambda_: float,
+        reduction: str = 'sum',
+    ) -> None:
         if reduction not in ('sum', 'mean'):
-            raise ValueError(f"'{self.__class__.__name__}' expects 'reduction' in ('sum', 'mean') "
-                             f'(got {reduction!r})')
+            raise ValueError(f"'{self.__class__.__name__}' expects 'reduction' in ('sum', 'mean') (got {reduction!r})")
         super().__init__(None, None, reduction)
         self.w1, self.w2, self.w3, self.w4 = float(w1), float(w2), float(w3), float(w4)
         self.negative_weight, self.gamma, self.lambda_ = float(negative_weight), float(gamma), float(lambda_)
 
-    def forward(self, pos_score: Tensor, neg_score: Tensor, pos_beta: Tensor, neg_beta: Tensor,
-                ii_score: Optional[Tensor] = None, ii_weight: Optional[Tensor] = None,
-                l2: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self,
+        pos_score: Tensor,
+        neg_score: Tensor,
+        pos_beta: Tensor,
+        neg_beta: Tensor,
+        ii_score: Optional[Tensor] = None,
+        ii_weight: Optional[Tensor] = None,
+        l2: Optional[Tensor] = None,
+    ) -> Tensor:
         r"""Compute the loss of one batch.
 
         Args:
@@ -78,5 +95,7 @@ class UltraGCNLoss(_Loss):
         return out
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(w=({self.w1:g}, {self.w2:g}, {self.w3:g}, {self.w4:g}), '
-                f'negative_weight={self.negative_weight:g}, gamma={self.gamma:g}, lambda={self.lambda_:g})')
+        return (
+            f'{self.__class__.__name__}(w=({self.w1:g}, {self.w2:g}, {self.w3:g}, {self.w4:g}), '
+            f'negative_weight={self.negative_weight:g}, gamma={self.gamma:g}, lambda={self.lambda_:g})'
+        )

@@ -1,5 +1,6 @@
 r"""Evaluation metrics: OGB-exact link metrics, full-ranking metrics, classification metrics, per-node link
 metrics and topology (TC, ATC), and the metric names and directions of every task family."""
+
 from .link import (
     EVALUATOR_SEMANTICS,
     OGB_EVAL_METRICS,
@@ -51,5 +52,11 @@ __all__ += [
 from .classification import classification_metrics, f1_scores, regression_metrics  # noqa: E402
 from .names import TASK_METRICS, is_better, metric_direction  # noqa: E402
 
-__all__ += ['classification_metrics', 'f1_scores', 'regression_metrics', 'TASK_METRICS', 'is_better',
-            'metric_direction']
+__all__ += [
+    'classification_metrics',
+    'f1_scores',
+    'regression_metrics',
+    'TASK_METRICS',
+    'is_better',
+    'metric_direction',
+]

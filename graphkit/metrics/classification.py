@@ -1,5 +1,6 @@
 r"""Node- and graph-classification metrics: accuracy, micro- and macro-averaged F1 (single- and multi-label),
 and the regression errors MAE / RMSE. Pure torch, any device; the values are plain floats."""
+
 from __future__ import annotations
 
 from typing import Dict
@@ -35,8 +36,9 @@ def f1_scores(pred: Tensor, target: Tensor, num_classes: int) -> Dict[str, float
         num_classes (int): :math:`C`.
     """
     if pred.shape != target.shape:
-        raise ValueError(f"'pred' and 'target' must have the same shape (got {tuple(pred.shape)} and "
-                         f'{tuple(target.shape)})')
+        raise ValueError(
+            f"'pred' and 'target' must have the same shape (got {tuple(pred.shape)} and {tuple(target.shape)})"
+        )
     if pred.dim() == 1:
         eye = torch.eye(num_classes, dtype=torch.bool, device=pred.device)
         pred, target = eye[pred.long()], eye[target.long()]
@@ -44,8 +46,10 @@ def f1_scores(pred: Tensor, target: Tensor, num_classes: int) -> Dict[str, float
     denom = 2 * tp + fp + fn
     per_class = torch.where(denom > 0, 2 * tp / denom.clamp(min=1), torch.zeros_like(tp))
     micro_denom = float(denom.sum())
-    return {'micro_f1': float(2 * tp.sum()) / micro_denom if micro_denom > 0 else 0.0,
-            'macro_f1': float(per_class.mean()) if per_class.numel() else 0.0}
+    return {
+        'micro_f1': float(2 * tp.sum()) / micro_denom if micro_denom > 0 else 0.0,
+        'macro_f1': float(per_class.mean()) if per_class.numel() else 0.0,
+    }
 
 
 def classification_metrics(logits: Tensor, target: Tensor, multi_label: bool = False) -> Dict[str, float]:
@@ -72,7 +76,8 @@ def classification_metrics(logits: Tensor, target: Tensor, multi_label: bool = F
 def regression_metrics(pred: Tensor, target: Tensor) -> Dict[str, float]:
     r"""``mae`` :math:`= \frac1N \sum |\hat y - y|` and ``rmse`` :math:`= \sqrt{\frac1N \sum (\hat y - y)^2}`."""
     if pred.shape != target.shape:
-        raise ValueError(f"'pred' and 'target' must have the same shape (got {tuple(pred.shape)} and "
-                         f'{tuple(target.shape)})')
+        raise ValueError(
+            f"'pred' and 'target' must have the same shape (got {tuple(pred.shape)} and {tuple(target.shape)})"
+        )
     err = (pred.double() - target.double()).view(-1)
     return {'mae': float(err.abs().mean()), 'rmse': float(err.pow(2).mean().sqrt())}

@@ -4,6 +4,7 @@ The numbers are those of :obj:`ogb.linkproppred.Evaluator` in ogb 1.3.6 (the tie
 rank introduced in ogb 1.3.4); :obj:`EVALUATOR_SEMANTICS` names that version and is written into
 every run summary.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -51,15 +52,12 @@ _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 def _check_array(x: Any, name: str, ndim: int) -> None:
     if isinstance(x, Tensor):
         if not (x.is_floating_point() or x.dtype in _INT_DTYPES):
-            raise ValueError(f"'{name}' must hold real scores (a floating or integer dtype), "
-                             f'got dtype {x.dtype}')
+            raise ValueError(f"'{name}' must hold real scores (a floating or integer dtype), got dtype {x.dtype}")
     elif isinstance(x, np.ndarray):
         if x.dtype.kind not in 'iuf':
-            raise ValueError(f"'{name}' must hold real scores (a floating or integer dtype), "
-                             f'got dtype {x.dtype}')
+            raise ValueError(f"'{name}' must hold real scores (a floating or integer dtype), got dtype {x.dtype}")
     else:
-        raise ValueError(f"'{name}' must be a numpy ndarray or a torch Tensor, "
-                         f'got {type(x).__name__}')
+        raise ValueError(f"'{name}' must be a numpy ndarray or a torch Tensor, got {type(x).__name__}")
     if x.ndim != ndim:
         raise ValueError(f"'{name}' must be {ndim}-dimensional, got shape {tuple(x.shape)}")
 
@@ -112,8 +110,9 @@ def hits_at_k(y_pred_pos: Array, y_pred_neg: Array, k: int) -> float:
     if len(y_pred_neg) < k:
         return 1.0
     if len(y_pred_pos) == 0:
-        raise ValueError("'y_pred_pos' is empty: Hits@K over zero positives is undefined "
-                         '(ogb raises ZeroDivisionError)')
+        raise ValueError(
+            "'y_pred_pos' is empty: Hits@K over zero positives is undefined (ogb raises ZeroDivisionError)"
+        )
     if kind == 'torch':
         threshold = torch.topk(y_pred_neg, k)[0][-1]  # 0-dim, as in ogb (same type promotion)
         num_hits = int((y_pred_pos > threshold).sum())
@@ -137,9 +136,11 @@ def _ranks(y_pred_pos: Array, y_pred_neg: Array, kind: str) -> Array:
 
 def _check_rows(y_pred_pos: Array, y_pred_neg: Array) -> None:
     if y_pred_neg.shape[0] not in (y_pred_pos.shape[0], 1):
-        raise ValueError(f"'y_pred_neg' must have shape (num_edges, num_neg) with num_edges = "
-                         f"len(y_pred_pos) = {y_pred_pos.shape[0]} (or one shared row), got "
-                         f'shape {tuple(y_pred_neg.shape)}')
+        raise ValueError(
+            f"'y_pred_neg' must have shape (num_edges, num_neg) with num_edges = "
+            f'len(y_pred_pos) = {y_pred_pos.shape[0]} (or one shared row), got '
+            f'shape {tuple(y_pred_neg.shape)}'
+        )
 
 
 def mrr(y_pred_pos: Array, y_pred_neg: Array) -> Tensor:
@@ -259,10 +260,12 @@ class Evaluator:
     Args:
         name (str): The OGB dataset name, *e.g.*, :obj:`'ogbl-collab'`.
     """
+
     def __init__(self, name: str) -> None:
         if name not in OGB_EVAL_METRICS:
-            raise ValueError(f"Unknown dataset name '{name}' for 'Evaluator'; known names: "
-                             f"{', '.join(OGB_EVAL_METRICS)}")
+            raise ValueError(
+                f"Unknown dataset name '{name}' for 'Evaluator'; known names: {', '.join(OGB_EVAL_METRICS)}"
+            )
         self.name = name
         self.eval_metric = OGB_EVAL_METRICS[name]
         if self.eval_metric.startswith('hits@'):
@@ -274,12 +277,12 @@ class Evaluator:
     @staticmethod
     def _get(input_dict: Dict[str, Any]) -> Tuple[Any, Any]:
         if not isinstance(input_dict, dict):
-            raise ValueError(f"'input_dict' must be a dict with keys 'y_pred_pos' and "
-                             f"'y_pred_neg', got {type(input_dict).__name__}")
+            raise ValueError(
+                f"'input_dict' must be a dict with keys 'y_pred_pos' and 'y_pred_neg', got {type(input_dict).__name__}"
+            )
         for key in ('y_pred_pos', 'y_pred_neg'):
             if key not in input_dict:
-                raise ValueError(f"'input_dict' is missing the key '{key}' (got keys "
-                                 f'{sorted(map(str, input_dict))})')
+                raise ValueError(f"'input_dict' is missing the key '{key}' (got keys {sorted(map(str, input_dict))})")
         return input_dict['y_pred_pos'], input_dict['y_pred_neg']
 
     def eval(self, input_dict: Dict[str, Array]) -> Dict[str, Any]:
@@ -304,21 +307,22 @@ class Evaluator:
     @property
     def expected_input_format(self) -> str:
         r"""A description of what :meth:`eval` expects."""
-        lines: List[str] = [f'==== Expected input format of Evaluator for {self.name}',
-                            "{'y_pred_pos': y_pred_pos, 'y_pred_neg': y_pred_neg}",
-                            '- y_pred_pos: numpy ndarray or torch tensor of shape (num_edges, ).']
+        lines: List[str] = [
+            f'==== Expected input format of Evaluator for {self.name}',
+            "{'y_pred_pos': y_pred_pos, 'y_pred_neg': y_pred_neg}",
+            '- y_pred_pos: numpy ndarray or torch tensor of shape (num_edges, ).',
+        ]
         if self.eval_metric == 'mrr':
-            lines += ['- y_pred_neg: numpy ndarray or torch tensor of shape '
-                      '(num_edges, num_nodes_neg).',
-                      'y_pred_pos[i] is ranked among y_pred_neg[i]; ties count half '
-                      '(rank = 1 + #(neg > pos) + 0.5 * #(neg == pos)).']
+            lines += [
+                '- y_pred_neg: numpy ndarray or torch tensor of shape (num_edges, num_nodes_neg).',
+                'y_pred_pos[i] is ranked among y_pred_neg[i]; ties count half '
+                '(rank = 1 + #(neg > pos) + 0.5 * #(neg == pos)).',
+            ]
         else:
             lines += ['- y_pred_neg: numpy ndarray or torch tensor of shape (num_edges_neg, ).']
-        lines += ['y_pred_pos holds the scores of positive edges, y_pred_neg those of negative '
-                  'edges.']
+        lines += ['y_pred_pos holds the scores of positive edges, y_pred_neg those of negative edges.']
         if self.eval_metric.startswith('hits@'):
-            lines += ['Every positive is compared with the K-th largest negative score; a tie '
-                      'with it is a miss.']
+            lines += ['Every positive is compared with the K-th largest negative score; a tie with it is a miss.']
         return '\n'.join(lines) + '\n'
 
     @property
@@ -329,12 +333,14 @@ class Evaluator:
             k = getattr(self, 'K', None)
             lines += [f"{{'hits@{k}': hits@{k}}}", f'- hits@{k} (float): Hits@{k} score']
         elif self.eval_metric == 'mrr':
-            lines += ["{'hits@1_list': hits@1_list, 'hits@3_list': hits@3_list, "
-                      "'hits@10_list': hits@10_list, 'mrr_list': mrr_list}",
-                      '- mrr_list (float32 array/tensor, (num_edges, )): reciprocal ranks',
-                      '- hits@k_list (float32 array/tensor, (num_edges, )): 1.0 where rank <= k',
-                      'Note: the i-th element belongs to the i-th edge; concatenate the lists '
-                      'over batches and take the mean to obtain the final score.']
+            lines += [
+                "{'hits@1_list': hits@1_list, 'hits@3_list': hits@3_list, "
+                "'hits@10_list': hits@10_list, 'mrr_list': mrr_list}",
+                '- mrr_list (float32 array/tensor, (num_edges, )): reciprocal ranks',
+                '- hits@k_list (float32 array/tensor, (num_edges, )): 1.0 where rank <= k',
+                'Note: the i-th element belongs to the i-th edge; concatenate the lists '
+                'over batches and take the mean to obtain the final score.',
+            ]
         else:
             lines += ["{'rocauc': rocauc}", '- rocauc (float): ROC-AUC score']
         return '\n'.join(lines) + '\n'

@@ -1,5 +1,6 @@
 r"""The metric names each task family reports (keys of ``summary.json``, values in :math:`[0, 1]` unless
 named as an error), and whether larger or smaller is better."""
+
 from __future__ import annotations
 
 from typing import Dict, Tuple

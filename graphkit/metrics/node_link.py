@@ -7,6 +7,7 @@ This is recommender-style ranking (one query per node), separate from the edge-l
 :mod:`graphkit.metrics.link` used for model selection. The ranking itself (chunked, ordinal ties, Recall /
 Precision / F1 / NDCG / Hit at :math:`k` and MRR) is :func:`graphkit.metrics.ranking.ranking_metrics`.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,9 @@ _EXCLUDE = ('known', 'none')
 
 def _edges(split: Dict[str, Tensor], name: str) -> Tensor:
     if 'edge' not in split:
-        raise ValueError(f"Split '{name}' needs an 'edge' array of shape (E, 2) for per-node metrics "
-                         f'(got keys {sorted(split)})')
+        raise ValueError(
+            f"Split '{name}' needs an 'edge' array of shape (E, 2) for per-node metrics (got keys {sorted(split)})"
+        )
     return split['edge'].t().long()
 
 
@@ -106,8 +108,7 @@ def node_link_metrics(
         pairs = torch.stack([q.repeat_interleave(n), cand.repeat(q.numel())])
         return model.predict(h, adj, pairs).view(q.numel(), n)
 
-    per_query = ranking_metrics(score_fn, truth, ks, exclude=exclude, chunk_size=chunk_size,
-                                queries=queries)
+    per_query = ranking_metrics(score_fn, truth, ks, exclude=exclude, chunk_size=chunk_size, queries=queries)
     out = {}
     for key, val in per_query.items():
         full = torch.full((n,), math.nan, dtype=torch.float64, device=device)
@@ -161,5 +162,6 @@ def split_node_link_metrics(
         if split == 'test':
             parts.append(_edges(split_edge['valid'], 'valid'))
         known = torch.cat(parts, dim=1).to(device)
-    return node_link_metrics(model, x, adj, truth, num_nodes, exclude_edges=known, exclude_self=exclude_self,
-                             ks=ks, chunk_size=chunk_size)
+    return node_link_metrics(
+        model, x, adj, truth, num_nodes, exclude_edges=known, exclude_self=exclude_self, ks=ks, chunk_size=chunk_size
+    )

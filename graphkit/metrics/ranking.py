@@ -24,6 +24,7 @@ averages either over the queries *with* ground truth (``'with_truth'``, PyG's ``
 queries counting them as 0 (``'all'``, the official UltraGCN / LightGCN code). The official F1 is computed from
 the averaged precision and recall (``f1='of_means'``), not as the mean of per-query F1 (``f1='mean'``).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,9 +39,14 @@ from graphkit.ops.topk import CSR, _check_chunk, _masked_scores, _parts, _querie
 __all__ = ['ranking_metrics', 'mean_over', 'dot_product_ranking']
 
 
-def ranking_metrics(score_fn: Callable[[Tensor], Tensor], truth: CSR, ks: Iterable[int],
-                    exclude: Optional[CSR] = None, chunk_size: int = 1024,
-                    queries: Optional[Tensor] = None) -> Dict[str, Tensor]:
+def ranking_metrics(
+    score_fn: Callable[[Tensor], Tensor],
+    truth: CSR,
+    ks: Iterable[int],
+    exclude: Optional[CSR] = None,
+    chunk_size: int = 1024,
+    queries: Optional[Tensor] = None,
+) -> Dict[str, Tensor]:
     r"""Per-query Recall / Precision / NDCG / Hit / F1 at each :math:`k` and MRR over the full ranking.
 
     Args:
@@ -73,11 +79,12 @@ def ranking_metrics(score_fn: Callable[[Tensor], Tensor], truth: CSR, ks: Iterab
     kmax = ks[-1]
     discount = 1.0 / torch.log2(torch.arange(2, kmax + 2, device=device, dtype=torch.float64))
     idcg_table = torch.cat([discount.new_zeros(1), discount.cumsum(0)])  # idcg_table[m] = Σ_{p<m} discount
-    parts: Dict[str, list] = {key: [] for k in ks for key in
-                              (f'recall@{k}', f'precision@{k}', f'ndcg@{k}', f'hit@{k}', f'f1@{k}')}
+    parts: Dict[str, list] = {
+        key: [] for k in ks for key in (f'recall@{k}', f'precision@{k}', f'ndcg@{k}', f'hit@{k}', f'f1@{k}')
+    }
     parts['mrr'] = []
     for start in range(0, queries.numel(), chunk_size):
-        q = queries[start:start + chunk_size]
+        q = queries[start : start + chunk_size]
         b = q.numel()
         scores = _masked_scores(score_fn, q, ex)
         num_cand = scores.size(1)
@@ -101,10 +108,14 @@ def ranking_metrics(score_fn: Callable[[Tensor], Tensor], truth: CSR, ks: Iterab
             dcg = (hits[:, :k] * discount[:k]).sum(1)
             idcg = idcg_table[n_true.clamp(max=k).long()]
             ndcg = dcg / idcg.clamp(min=1e-12)
-            f1 = torch.where(h > 0, 2 * precision * recall / (precision + recall).clamp(min=1e-12),
-                             torch.zeros_like(h))
-            for key, val in ((f'recall@{k}', recall), (f'precision@{k}', precision), (f'ndcg@{k}', ndcg),
-                             (f'hit@{k}', (h > 0).to(torch.float64)), (f'f1@{k}', f1)):
+            f1 = torch.where(h > 0, 2 * precision * recall / (precision + recall).clamp(min=1e-12), torch.zeros_like(h))
+            for key, val in (
+                (f'recall@{k}', recall),
+                (f'precision@{k}', precision),
+                (f'ndcg@{k}', ndcg),
+                (f'hit@{k}', (h > 0).to(torch.float64)),
+                (f'f1@{k}', f1),
+            ):
                 parts[key].append(val.masked_fill(empty, math.nan))
         # MRR: rank of the best ground-truth candidate (highest score, then lowest index) in the full ranking.
         masked = scores.masked_fill(~is_true, float('-inf'))
@@ -114,12 +125,13 @@ def ranking_metrics(score_fn: Callable[[Tensor], Tensor], truth: CSR, ks: Iterab
         ahead = (scores > best_val) | ((scores == best_val) & (cols < best_idx))
         rank = 1 + ahead.sum(1).to(torch.float64)
         parts['mrr'].append((1.0 / rank).masked_fill(empty, math.nan))
-    return {key: (torch.cat(val) if val else torch.empty(0, dtype=torch.float64, device=device))
-            for key, val in parts.items()}
+    return {
+        key: (torch.cat(val) if val else torch.empty(0, dtype=torch.float64, device=device))
+        for key, val in parts.items()
+    }
 
 
-def mean_over(per_query: Dict[str, Tensor], denominator: str = 'with_truth',
-              f1: str = 'mean') -> Dict[str, float]:
+def mean_over(per_query: Dict[str, Tensor], denominator: str = 'with_truth', f1: str = 'mean') -> Dict[str, float]:
     r"""Average the per-query metrics of :func:`ranking_metrics`.
 
     Args:
@@ -152,12 +164,18 @@ def mean_over(per_query: Dict[str, Tensor], denominator: str = 'with_truth',
 
 
 @torch.no_grad()
-def dot_product_ranking(user_emb: Tensor, item_emb: Tensor, truth: CSR, exclude: Optional[CSR], ks: Iterable[int],
-                        chunk_size: int = 2048, denominator: str = 'all') -> Dict[str, float]:
+def dot_product_ranking(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    truth: CSR,
+    exclude: Optional[CSR],
+    ks: Iterable[int],
+    chunk_size: int = 2048,
+    denominator: str = 'all',
+) -> Dict[str, float]:
     r"""Full-ranking metrics of dot-product scores :math:`\mathbf{E}_U \mathbf{E}_I^\top` (never materialised:
     :obj:`chunk_size` users at a time), as the recommendation task reports them: Recall / Precision / NDCG / Hit
     per user from :func:`ranking_metrics`, averaged over :obj:`denominator` users (:func:`mean_over`), F1 from
     the averaged precision and recall."""
-    per_user = ranking_metrics(lambda q: user_emb[q] @ item_emb.t(), truth, ks, exclude=exclude,
-                               chunk_size=chunk_size)
+    per_user = ranking_metrics(lambda q: user_emb[q] @ item_emb.t(), truth, ks, exclude=exclude, chunk_size=chunk_size)
     return mean_over(per_user, denominator, f1='of_means')

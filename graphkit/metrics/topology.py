@@ -7,6 +7,7 @@ Everything is vectorised on sparse matrices and returns a tensor of shape :obj:`
 input edges. The exact TC follows the semantics of the official ``cal_tc`` (walk multiplicities, the
 :math:`\beta` weighting and the :math:`d_i - 1` normaliser of :math:`TC^{Train}`; see ``docs/tc.md``).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -47,8 +48,9 @@ def _coo(edge_index: Tensor, num_nodes: int, dtype: torch.dtype = torch.float64)
     row, col = row[keep], col[keep]
     keys = torch.unique(torch.cat([row * num_nodes + col, col * num_nodes + row]))  # sorted: coalesced order
     idx = torch.stack([keys // num_nodes, keys % num_nodes])
-    return coo_tensor(idx, torch.ones(keys.numel(), dtype=dtype, device=keys.device), (num_nodes, num_nodes),
-                      is_coalesced=True)
+    return coo_tensor(
+        idx, torch.ones(keys.numel(), dtype=dtype, device=keys.device), (num_nodes, num_nodes), is_coalesced=True
+    )
 
 
 def _rowsum(m: Tensor) -> Tensor:
@@ -127,8 +129,9 @@ def subgraph_density(edge_index: Tensor, num_nodes: Optional[int] = None, K: int
     _check_k(K)
     n = check_edge_index(edge_index, num_nodes, name='edge_index')
     a = _coo(edge_index, n)
-    eye = coo_tensor(torch.arange(n, device=a.device).repeat(2, 1), torch.ones(n, dtype=a.dtype, device=a.device),
-                     (n, n))
+    eye = coo_tensor(
+        torch.arange(n, device=a.device).repeat(2, 1), torch.ones(n, dtype=a.dtype, device=a.device), (n, n)
+    )
     reach, power = (eye + a).coalesce(), a
     for _ in range(K - 1):
         power = _support(_spmm(power, a))
@@ -273,8 +276,9 @@ def weighted_tc(
     """
     n = _num_nodes(edge_index_train, edge_index_t, num_nodes)
     if edge_weight.dim() != 1 or edge_weight.numel() != edge_index_train.size(1):
-        raise ValueError(f"'edge_weight' must have shape ({edge_index_train.size(1)},) "
-                         f'(got {tuple(edge_weight.shape)})')
+        raise ValueError(
+            f"'edge_weight' must have shape ({edge_index_train.size(1)},) (got {tuple(edge_weight.shape)})"
+        )
     u, v = edge_index_train.long()
     w = edge_weight.to(torch.float64) * (u != v)
     total = torch.zeros(n, dtype=w.dtype, device=w.device).index_add_(0, v, w)
@@ -409,7 +413,7 @@ def approximate_tc(
         sq = (z * z).sum(1)
         sim = torch.empty(row.numel(), device=device)
         for s in range(0, row.numel(), chunk_size):
-            i, j = row[s:s + chunk_size], col[s:s + chunk_size]
+            i, j = row[s : s + chunk_size], col[s : s + chunk_size]
             dot = (z[i] * z[j]).sum(1)
             if norm == 'tc':
                 dot = dot / g[i].clamp(min=1e-12)
@@ -417,7 +421,7 @@ def approximate_tc(
                 dot = dot / sq[i].clamp(min=1e-12)
             else:
                 dot = dot / (sq[i] * sq[j]).sqrt().clamp(min=1e-12)
-            sim[s:s + chunk_size] = dot
+            sim[s : s + chunk_size] = dot
         acc += torch.zeros(n, device=device).index_add_(0, row, sim)
     valid = (num_t > 0) & (deg > (1 if train else 0))
     if norm == 'tc':

@@ -1,5 +1,6 @@
 """End-to-end models, found by name through :obj:`MODELS`; what each task family needs of a model is in
 :mod:`graphkit.models.protocols`."""
+
 from graphkit.models.gae import GAE
 from graphkit.models.gcn import GCN
 from graphkit.models.heuristics import LinkHeuristic
@@ -9,5 +10,18 @@ from graphkit.models.protocols import MODEL_PROTOCOLS, LinkModel, Model, NodeMod
 from graphkit.models.registry import MODELS
 from graphkit.models.ultragcn import UltraGCN
 
-__all__ = ['MODELS', 'MODEL_PROTOCOLS', 'Model', 'LinkModel', 'RecommendModel', 'NodeModel', 'LinkHeuristic',
-           'GAE', 'GCN', 'NCN', 'NCNC', 'UltraGCN', 'LightGCN']
+__all__ = [
+    'MODELS',
+    'MODEL_PROTOCOLS',
+    'Model',
+    'LinkModel',
+    'RecommendModel',
+    'NodeModel',
+    'LinkHeuristic',
+    'GAE',
+    'GCN',
+    'NCN',
+    'NCNC',
+    'UltraGCN',
+    'LightGCN',
+]

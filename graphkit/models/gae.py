@@ -1,4 +1,5 @@
 r"""Graph auto-encoder link predictor: a GNN encoder and an MLP on the Hadamard product of the pair."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -32,14 +33,22 @@ class GAE(torch.nn.Module):
         predictor_layers (int): Number of MLP layers of the decoder. (default: :obj:`2`)
         dropout (float): Dropout of encoder and decoder. (default: :obj:`0.5`)
     """
+
     task = 'link'
     kinds = ('link',)
     trainable = True
     ENCODERS = {'gcn': GCN, 'sage': GraphSAGE}
 
-    def __init__(self, in_channels: Optional[int], num_nodes: int, hidden_channels: int = 256,
-                 num_layers: int = 2, encoder: str = 'gcn', predictor_layers: int = 2,
-                 dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        in_channels: Optional[int],
+        num_nodes: int,
+        hidden_channels: int = 256,
+        num_layers: int = 2,
+        encoder: str = 'gcn',
+        predictor_layers: int = 2,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         name = self.__class__.__name__
         if encoder not in self.ENCODERS:
@@ -47,15 +56,17 @@ class GAE(torch.nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"'{name}' expects 'dropout' in [0, 1) (got {dropout})")
         if num_layers < 1 or predictor_layers < 1:
-            raise ValueError(f"'{name}' expects 'num_layers' and 'predictor_layers' >= 1 "
-                             f'(got {num_layers} and {predictor_layers})')
+            raise ValueError(
+                f"'{name}' expects 'num_layers' and 'predictor_layers' >= 1 (got {num_layers} and {predictor_layers})"
+            )
         self.in_channels, self.num_nodes = in_channels, num_nodes
         self.hidden_channels, self.num_layers = hidden_channels, num_layers
         self.encoder_type, self.dropout = encoder, dropout
 
         self.emb = torch.nn.Embedding(num_nodes, hidden_channels) if in_channels is None else None
-        self.encoder = self.ENCODERS[encoder](in_channels or hidden_channels, hidden_channels,
-                                              num_layers, dropout=dropout)
+        self.encoder = self.ENCODERS[encoder](
+            in_channels or hidden_channels, hidden_channels, num_layers, dropout=dropout
+        )
         self.predictor = MLP([hidden_channels] * predictor_layers + [1], dropout=dropout, norm=None)
         self.reset_parameters()
 
@@ -85,5 +96,7 @@ class GAE(torch.nn.Module):
         return self.predict(self.encode(x, adj), adj, pairs)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, '
-                f'num_layers={self.num_layers}, encoder={self.encoder_type})')
+        return (
+            f'{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, '
+            f'num_layers={self.num_layers}, encoder={self.encoder_type})'
+        )

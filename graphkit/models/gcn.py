@@ -1,5 +1,6 @@
 r"""GCN node classifier: PyG's :class:`~torch_geometric.nn.models.GCN` with input dropout, found by
 ``graphkit train gcn``. The worked example of ``docs/ARCHITECTURE.md`` ("How to add a method")."""
+
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -34,19 +35,29 @@ class GCN(pyg_models.GCN):
         cached (bool): Cache the normalised adjacency after the first call (one fixed graph, full batch).
             (default: :obj:`True`)
     """
+
     task = 'node'
     kinds = ('node',)
     trainable = True
 
-    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 16, num_layers: int = 2,
-                 dropout: float = 0.5, input_dropout: float = 0.5, cached: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        hidden_channels: int = 16,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+        input_dropout: float = 0.5,
+        cached: bool = True,
+    ) -> None:
         name = self.__class__.__name__
         for key, p in (('dropout', dropout), ('input_dropout', input_dropout)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"'{name}' expects '{key}' in [0, 1) (got {p})")
         if num_layers < 1 or hidden_channels < 1:
-            raise ValueError(f"'{name}' expects 'num_layers' and 'hidden_channels' >= 1 "
-                             f'(got {num_layers} and {hidden_channels})')
+            raise ValueError(
+                f"'{name}' expects 'num_layers' and 'hidden_channels' >= 1 (got {num_layers} and {hidden_channels})"
+            )
         super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout=dropout, cached=cached)
         self.input_dropout = input_dropout
 

@@ -1,4 +1,5 @@
 r"""Neighbourhood-overlap link heuristics: common neighbours, Adamic-Adar and resource allocation."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -28,6 +29,7 @@ class LinkHeuristic(torch.nn.Module):
     Args:
         kind (str): One of :obj:`'cn'`, :obj:`'aa'`, :obj:`'ra'`.
     """
+
     task = 'link'
     kinds = ('link',)
     trainable = False

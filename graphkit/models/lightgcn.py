@@ -1,4 +1,5 @@
 r"""PyG's :class:`~torch_geometric.nn.models.LightGCN` with BPR, registered as the recommendation baseline."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -43,13 +44,22 @@ class LightGCN(PyGLightGCN):
         normalize (bool, optional): Let :class:`LGConv` normalise the graph on every call. (default:
             :obj:`False`)
     """
+
     task = 'recommend'
     kinds = ('recommend',)
     trainable = True
 
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int, num_layers: int,
-                 negative_num: int = 1, lambda_reg: float = 1e-4, init: str = 'xavier',
-                 normalize: bool = False) -> None:
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int,
+        num_layers: int,
+        negative_num: int = 1,
+        lambda_reg: float = 1e-4,
+        init: str = 'xavier',
+        normalize: bool = False,
+    ) -> None:
         if init not in ('xavier', 'normal'):
             raise ValueError(f"'{self.__class__.__name__}' expects 'init' in ('xavier', 'normal') (got {init!r})")
         if not isinstance(negative_num, int) or negative_num < 1:
@@ -71,12 +81,18 @@ class LightGCN(PyGLightGCN):
 
     def sample_negatives(self, user: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
         r"""Uniform item ids (homogeneous index), shape :obj:`[B, negative_num]`."""
-        return self.num_users + torch.randint(0, self.num_items, (user.numel(), self.negative_num),
-                                              device=user.device, generator=generator)
+        return self.num_users + torch.randint(
+            0, self.num_items, (user.numel(), self.negative_num), device=user.device, generator=generator
+        )
 
-    def loss(self, edge_label_index: Tensor, neg_index: Optional[Tensor] = None,
-             edge_index: Optional[Adj] = None, generator: Optional[torch.Generator] = None,
-             edge_weight: OptTensor = None) -> Tensor:
+    def loss(
+        self,
+        edge_label_index: Tensor,
+        neg_index: Optional[Tensor] = None,
+        edge_index: Optional[Adj] = None,
+        generator: Optional[torch.Generator] = None,
+        edge_weight: OptTensor = None,
+    ) -> Tensor:
         r"""BPR loss of a batch of positive pairs (shape :obj:`[2, B]`) against :obj:`neg_index`
         (shape :obj:`[B, n]`), with embeddings propagated over :obj:`edge_index`."""
         if edge_index is None:
@@ -90,5 +106,6 @@ class LightGCN(PyGLightGCN):
         neg_rank = (eu.unsqueeze(1) * emb[neg_index]).sum(-1)
         n = neg_index.size(1)
         node_id = torch.cat([user, pos, neg_index.reshape(-1)])
-        return self.recommendation_loss(pos_rank.repeat_interleave(n), neg_rank.reshape(-1), node_id=node_id,
-                                        lambda_reg=self.lambda_reg)
+        return self.recommendation_loss(
+            pos_rank.repeat_interleave(n), neg_rank.reshape(-1), node_id=node_id, lambda_reg=self.lambda_reg
+        )

@@ -1,4 +1,5 @@
 r"""End-to-end NCN and NCNC link-prediction models (encoder + predictor)."""
+
 from __future__ import annotations
 
 import inspect
@@ -33,8 +34,11 @@ def _arguments(cls: type) -> Tuple[str, ...]:
         if '__init__' not in vars(klass):
             continue
         params = inspect.signature(klass.__init__).parameters.values()
-        names += [p.name for p in params if p.name != 'self' and p.name not in names
-                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        names += [
+            p.name
+            for p in params
+            if p.name != 'self' and p.name not in names and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             break
     return tuple(names)
@@ -128,6 +132,7 @@ class NCN(Module):
         beta (float, optional): Initial value of the learnable gain of the CN branch (official
             :obj:`--beta`). (default: :obj:`1.0`)
     """
+
     task = 'link'
     kinds = ('link',)
     trainable: bool = True
@@ -158,8 +163,7 @@ class NCN(Module):
         if embedding == 'none':
             num_embeddings = None
         if sparse_features not in ('auto', True, False):
-            raise ValueError(f"'{name}' expects 'sparse_features' in auto, true, false "
-                             f"(got {sparse_features!r})")
+            raise ValueError(f"'{name}' expects 'sparse_features' in auto, true, false (got {sparse_features!r})")
         encoder_kwargs: Dict[str, Any] = dict(conv=conv, layer_norm=layer_norm)
         predictor_kwargs: Dict[str, Any] = dict(variant=predictor, layer_norm=predictor_layer_norm)
         targets = self._forwarded()
@@ -175,8 +179,7 @@ class NCN(Module):
         self.hidden_channels = hidden_channels
         self.embedding = embedding
         self.num_embeddings = num_embeddings
-        self.encoder = MPNNEncoder(in_channels, hidden_channels, num_embeddings=num_embeddings,
-                                   **encoder_kwargs)
+        self.encoder = MPNNEncoder(in_channels, hidden_channels, num_embeddings=num_embeddings, **encoder_kwargs)
         self.predictor = self.predictor_cls(hidden_channels, hidden_channels, **predictor_kwargs)
         self.num_layers = self.encoder.num_layers
         self.conv = conv
@@ -203,8 +206,7 @@ class NCN(Module):
         """The keys of a config's :obj:`model:` section: the model's own arguments and the component
         arguments it forwards, except those read from the data (:obj:`in_channels`,
         :obj:`num_embeddings`)."""
-        own = set(inspect.signature(NCN.__init__).parameters) - {'self', 'in_channels', 'num_embeddings',
-                                                                 'kwargs'}
+        own = set(inspect.signature(NCN.__init__).parameters) - {'self', 'in_channels', 'num_embeddings', 'kwargs'}
         if cls is not NCN:
             own.discard('predictor')
         return own | set(cls._forwarded())
@@ -217,15 +219,13 @@ class NCN(Module):
         known = cls.config_keys()
         unknown = sorted(set(cfg) - known)
         if unknown:
-            raise ValueError(f"'{cls.__name__}' got unknown model keys {unknown} (known: "
-                             f"{', '.join(sorted(known))})")
+            raise ValueError(f"'{cls.__name__}' got unknown model keys {unknown} (known: {', '.join(sorted(known))})")
         x = getattr(data, 'x', None)
         embedding = cfg.get('embedding', 'auto')
         if embedding == 'auto':
             embedding = 'node' if x is None else 'none'
         if embedding == 'none' and x is None:
-            raise ValueError(f"'{cls.__name__}' with embedding 'none' needs node features "
-                             f"'data.x'")
+            raise ValueError(f"'{cls.__name__}' with embedding 'none' needs node features 'data.x'")
         cfg['embedding'] = embedding
         in_channels = None if x is None else (x.size(-1) if x.dim() > 1 else 1)
         num_embeddings = {'node': int(data.num_nodes), 'argmax': in_channels}.get(embedding)
@@ -236,8 +236,13 @@ class NCN(Module):
             return None
         if self.embedding == 'argmax' and x is not None and x.is_floating_point():
             return x.argmax(dim=-1) if x.dim() > 1 else x.long()
-        if (self.sparse_features is False or x is None or x.layout != torch.strided
-                or x.dim() != 2 or not x.is_floating_point()):
+        if (
+            self.sparse_features is False
+            or x is None
+            or x.layout != torch.strided
+            or x.dim() != 2
+            or not x.is_floating_point()
+        ):
             return x
         cache = self._sparse_cache
         if cache is not None and cache[0] is x and cache[1] == x._version:
@@ -260,8 +265,7 @@ class NCN(Module):
         """Logits :obj:`(B,)`: :obj:`predict(encode(x, adj), adj, pairs)`."""
         return self.predict(self.encode(x, adj), adj, pairs)
 
-    def predict_link(self, x: Optional[Tensor], adj: Tensor, pairs: Tensor,
-                     prob: bool = False) -> Tensor:
+    def predict_link(self, x: Optional[Tensor], adj: Tensor, pairs: Tensor, prob: bool = False) -> Tensor:
         """Link logits, or probabilities with :obj:`prob=True`."""
         out = self(x, adj, pairs)
         return out.sigmoid() if prob else out
@@ -273,8 +277,7 @@ class NCN(Module):
         if isinstance(state, Module):
             state = state.state_dict()
         result = self.load_state_dict(dict(state), strict=False)
-        return {'missing_keys': list(result.missing_keys),
-                'unexpected_keys': list(result.unexpected_keys)}
+        return {'missing_keys': list(result.missing_keys), 'unexpected_keys': list(result.unexpected_keys)}
 
     def _repr_extra(self) -> str:
         return f", predictor='{self.predictor.variant}'"
@@ -282,8 +285,10 @@ class NCN(Module):
     def __repr__(self) -> str:
         src = self.num_embeddings if self.num_embeddings is not None else self.in_channels
         emb = f", embedding='{self.embedding}'" if self.num_embeddings is not None else ''
-        return (f"{self.__class__.__name__}({src}, {self.hidden_channels}, conv='{self.conv}', "
-                f'num_layers={self.num_layers}{self._repr_extra()}{emb})')
+        return (
+            f"{self.__class__.__name__}({src}, {self.hidden_channels}, conv='{self.conv}', "
+            f'num_layers={self.num_layers}{self._repr_extra()}{emb})'
+        )
 
 
 @MODELS.register('ncnc')
@@ -310,12 +315,15 @@ class NCNC(NCN):
             :obj:`split_size`, :obj:`nested_xlin`; documented there), under the same names and
             defaults.
     """
+
     predictor_cls = NCNCPredictor
 
     def __init__(self, in_channels: Optional[int], hidden_channels: int, **kwargs: Any) -> None:
         if 'predictor' in kwargs:
-            raise ValueError(f"'{self.__class__.__name__}' has no 'predictor' choice (it is always the "
-                             f"completion predictor; use NCN for the ablations)")
+            raise ValueError(
+                f"'{self.__class__.__name__}' has no 'predictor' choice (it is always the "
+                f'completion predictor; use NCN for the ablations)'
+            )
         super().__init__(in_channels, hidden_channels, **kwargs)
         self.depth = self.predictor.depth
 

@@ -5,6 +5,7 @@ Every model class declares :attr:`task` (the task family that trains it, a key o
 :attr:`trainable`, and a ``from_config(cfg, data)`` classmethod that builds it from the ``model`` config
 section and the loaded dataset. The task checks a built model against its protocol with :func:`isinstance`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Protocol, Tuple, runtime_checkable
@@ -17,6 +18,7 @@ __all__ = ['Model', 'LinkModel', 'RecommendModel', 'NodeModel', 'MODEL_PROTOCOLS
 @runtime_checkable
 class Model(Protocol):
     """Shared by every model."""
+
     task: str
     kinds: Tuple[str, ...]
     trainable: bool

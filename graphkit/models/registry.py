@@ -1,4 +1,5 @@
 """The model registry: ``graphkit train NAME`` resolves ``NAME`` here."""
+
 from graphkit.registry import Registry
 
 MODELS = Registry('model')

@@ -1,4 +1,5 @@
 r"""UltraGCN for recommendation, in the shape of PyG's :class:`~torch_geometric.nn.models.LightGCN`."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -75,27 +76,51 @@ class UltraGCN(torch.nn.Module):
             ``'auto'`` (``'matmul'`` when :math:`I \le 2n`, else ``'sparse'``). Same numbers, different speed.
             (default: :obj:`'auto'`)
     """
+
     task = 'recommend'
     kinds = ('recommend',)
     trainable = True
 
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int, edge_index: Tensor,
-                 w1: float = 1e-6, w2: float = 1.0, w3: float = 1e-6, w4: float = 1.0,
-                 negative_num: int = 1500, negative_weight: float = 300.0, gamma: float = 1e-4,
-                 lambda_: float = 5e-4, ii_neighbor_num: int = 10, omega: str = 'code',
-                 exclude_self: bool = False, sift_pos: bool = False, init_std: float = 1e-4,
-                 l2_on: str = 'all', reduction: str = 'sum', neg_scoring: str = 'auto') -> None:
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int,
+        edge_index: Tensor,
+        w1: float = 1e-6,
+        w2: float = 1.0,
+        w3: float = 1e-6,
+        w4: float = 1.0,
+        negative_num: int = 1500,
+        negative_weight: float = 300.0,
+        gamma: float = 1e-4,
+        lambda_: float = 5e-4,
+        ii_neighbor_num: int = 10,
+        omega: str = 'code',
+        exclude_self: bool = False,
+        sift_pos: bool = False,
+        init_std: float = 1e-4,
+        l2_on: str = 'all',
+        reduction: str = 'sum',
+        neg_scoring: str = 'auto',
+    ) -> None:
         super().__init__()
         name = self.__class__.__name__
-        for key, val in (('num_users', num_users), ('num_items', num_items), ('embedding_dim', embedding_dim),
-                         ('negative_num', negative_num), ('ii_neighbor_num', ii_neighbor_num)):
+        for key, val in (
+            ('num_users', num_users),
+            ('num_items', num_items),
+            ('embedding_dim', embedding_dim),
+            ('negative_num', negative_num),
+            ('ii_neighbor_num', ii_neighbor_num),
+        ):
             if not isinstance(val, int) or val < 1:
                 raise ValueError(f"'{name}' expects '{key}' to be a positive integer (got {val!r})")
         if l2_on not in ('all', 'batch'):
             raise ValueError(f"'{name}' expects 'l2_on' in ('all', 'batch') (got {l2_on!r})")
         if neg_scoring not in ('auto', 'gather', 'matmul', 'sparse'):
-            raise ValueError(f"'{name}' expects 'neg_scoring' in ('auto', 'gather', 'matmul', 'sparse') "
-                             f'(got {neg_scoring!r})')
+            raise ValueError(
+                f"'{name}' expects 'neg_scoring' in ('auto', 'gather', 'matmul', 'sparse') (got {neg_scoring!r})"
+            )
         if not init_std > 0:
             raise ValueError(f"'{name}' expects 'init_std' > 0 (got {init_std})")
         if sift_pos and negative_num > 0 and num_items < 2:
@@ -141,16 +166,23 @@ class UltraGCN(torch.nn.Module):
         (shape :obj:`[2, B]`, homogeneous index); without it, the pairs of :obj:`edge_index`."""
         if edge_label_index is None:
             if edge_index is None or not isinstance(edge_index, Tensor) or edge_index.is_sparse:
-                raise ValueError(f"'{self.__class__.__name__}.forward' needs 'edge_label_index' (or a COO "
-                                 f"'edge_index' to score)")
+                raise ValueError(
+                    f"'{self.__class__.__name__}.forward' needs 'edge_label_index' (or a COO 'edge_index' to score)"
+                )
             edge_label_index = edge_index
         emb = self.embedding.weight
         return (emb[edge_label_index[0]] * emb[edge_label_index[1]]).sum(dim=-1)
 
     @torch.no_grad()
-    def recommend(self, edge_index: Optional[Adj] = None, src_index: OptTensor = None,
-                  dst_index: OptTensor = None, k: int = 1, exclude: Optional[Tensor] = None,
-                  chunk_size: int = 1024) -> Tensor:
+    def recommend(
+        self,
+        edge_index: Optional[Adj] = None,
+        src_index: OptTensor = None,
+        dst_index: OptTensor = None,
+        k: int = 1,
+        exclude: Optional[Tensor] = None,
+        chunk_size: int = 1024,
+    ) -> Tensor:
         r"""Top-:obj:`k` items for the users in :obj:`src_index` (default: all users), among
         :obj:`dst_index` (default: all items), ranked in chunks of users.
 
@@ -171,9 +203,14 @@ class UltraGCN(torch.nn.Module):
         if dst_index is None:
             dst_index = torch.arange(self.num_users, self.num_users + self.num_items, device=emb.device)
         dst = emb[dst_index]
-        top = topk_full_ranking(lambda q: emb[q] @ dst.t(), self.num_users, k, exclude=exclude,
-                                chunk_size=chunk_size,
-                                queries=None if src_index is None else src_index.to(emb.device))
+        top = topk_full_ranking(
+            lambda q: emb[q] @ dst.t(),
+            self.num_users,
+            k,
+            exclude=exclude,
+            chunk_size=chunk_size,
+            queries=None if src_index is None else src_index.to(emb.device),
+        )
         return torch.where(top >= 0, dst_index[top.clamp(min=0)], top)
 
     def sample_negatives(self, user: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -181,17 +218,15 @@ class UltraGCN(torch.nn.Module):
         :obj:`[B, negative_num]` of homogeneous item ids; with :obj:`sift_pos`, the user's training items are
         redrawn until none is left."""
         device = user.device
-        neg = torch.randint(0, self.num_items, (user.numel(), self.negative_num), device=device,
-                            generator=generator)
+        neg = torch.randint(0, self.num_items, (user.numel(), self.negative_num), device=device, generator=generator)
         if self.sift_pos and self.train_key.numel():
             flat, users = neg.view(-1), user.repeat_interleave(self.negative_num)
-            todo = torch.arange(flat.numel(), device=device)         # positions still to check
+            todo = torch.arange(flat.numel(), device=device)  # positions still to check
             while todo.numel():
                 key = users[todo] * self.num_items + flat[todo]
                 pos = torch.searchsorted(self.train_key, key).clamp(max=self.train_key.numel() - 1)
                 todo = todo[self.train_key[pos] == key]
-                flat[todo] = torch.randint(0, self.num_items, (todo.numel(),), device=device,
-                                           generator=generator)
+                flat[todo] = torch.randint(0, self.num_items, (todo.numel(),), device=device, generator=generator)
         return neg + self.num_users
 
     def _resolve_mode(self, n: int) -> str:
@@ -200,7 +235,7 @@ class UltraGCN(torch.nn.Module):
         return 'matmul' if self.num_items <= 2 * n else 'sparse'
 
     def _neg_scores(self, eu: Tensor, neg_item: Tensor) -> Tensor:
-        emb_i = self.embedding.weight[self.num_users:]
+        emb_i = self.embedding.weight[self.num_users :]
         mode = self._resolve_mode(neg_item.size(1))
         if mode == 'matmul':
             return (eu @ emb_i.t()).gather(1, neg_item)
@@ -208,8 +243,13 @@ class UltraGCN(torch.nn.Module):
             return sampled_dot(eu, emb_i, neg_item)
         return torch.bmm(emb_i[neg_item], eu.unsqueeze(-1)).squeeze(-1)
 
-    def loss(self, edge_label_index: Tensor, neg_index: Optional[Tensor] = None,
-             edge_index: Optional[Adj] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+    def loss(
+        self,
+        edge_label_index: Tensor,
+        neg_index: Optional[Tensor] = None,
+        edge_index: Optional[Adj] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> Tensor:
         r"""The UltraGCN loss of one batch of positive pairs.
 
         Args:
@@ -226,14 +266,14 @@ class UltraGCN(torch.nn.Module):
         neg_item = neg_index - self.num_users
         weight = self.embedding.weight
         eu = weight[user]
-        ei = weight[self.num_users:]
+        ei = weight[self.num_users :]
         use_ii = self.criterion.lambda_ != 0
         nb = self.ii_neighbors[item] if use_ii else item.new_empty(item.numel(), 0)
         n = neg_item.size(1)
         if self._resolve_mode(n) == 'sparse' and 1 + n + nb.size(1) <= self.num_items:
             # one SDDMM for positives, negatives and neighbours (it takes at most num_items per row)
             s = sampled_dot(eu, ei, torch.cat([item.view(-1, 1), neg_item, nb], dim=1))
-            pos_score, neg_score, ii_score = s[:, 0], s[:, 1:1 + n], s[:, 1 + n:]
+            pos_score, neg_score, ii_score = s[:, 0], s[:, 1 : 1 + n], s[:, 1 + n :]
         else:
             pos_score = (eu * ei[item]).sum(-1)
             neg_score = self._neg_scores(eu, neg_item)
@@ -252,5 +292,7 @@ class UltraGCN(torch.nn.Module):
         return self.criterion(pos_score, neg_score, pos_beta, neg_beta, ii_score, ii_weight, l2)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.num_users}, {self.num_items}, {self.embedding_dim}, '
-                f'ii_neighbor_num={self.ii_neighbor_num})')
+        return (
+            f'{self.__class__.__name__}({self.num_users}, {self.num_items}, {self.embedding_dim}, '
+            f'ii_neighbor_num={self.ii_neighbor_num})'
+        )

@@ -1,4 +1,5 @@
 """PyG-style layers: NCN / NCNC predictors and their message-passing encoder."""
+
 from graphkit.nn.encoder import DropAdj, MPNNEncoder, PureConv
 from graphkit.nn.ncn import NCNCPredictor, NCNPredictor
 from graphkit.ops.dropout import drop_adj  # re-export: the op lives in graphkit.ops

@@ -1,4 +1,5 @@
 r"""Argument checks shared by the layers and models, with uniform error messages."""
+
 from typing import Any, Sequence
 
 
@@ -6,8 +7,7 @@ def check_choice(owner: str, key: str, value: Any, choices: Sequence[Any]) -> No
     r"""Raises a :class:`ValueError` naming :obj:`owner`, the argument :obj:`key` and the valid
     :obj:`choices` if :obj:`value` is not one of them."""
     if value not in choices:
-        raise ValueError(f"'{owner}' got an unknown '{key}' '{value}' (expected one of "
-                         f"{', '.join(map(str, choices))})")
+        raise ValueError(f"'{owner}' got an unknown '{key}' '{value}' (expected one of {', '.join(map(str, choices))})")
 
 
 def check_probabilities(owner: str, **probabilities: float) -> None:

@@ -1,5 +1,6 @@
 r"""The message-passing encoder of NCN / NCNC (the MPNN of the NCN paper's MPNN-then-SF architecture, with
 the layers of the official code, GraphPKU/NeuralCommonNeighbor) and its edge-dropout module."""
+
 from __future__ import annotations
 
 from typing import List, Optional
@@ -14,7 +15,7 @@ from graphkit.nn._checks import check_choice, check_probabilities
 
 PURE_CONVS = ('puregcn', 'puresum', 'puremean', 'puremax')
 PYG_CONVS = ('gcn', 'sage', 'gin', 'max')
-CONVS = PYG_CONVS + PURE_CONVS + ('none', )
+CONVS = PYG_CONVS + PURE_CONVS + ('none',)
 
 
 class DropAdj(Module):
@@ -24,6 +25,7 @@ class DropAdj(Module):
     Args:
         p (float): Probability to drop an entry. (default: :obj:`0.0`)
     """
+
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()
         check_probabilities(self.__class__.__name__, p=p)
@@ -48,11 +50,11 @@ class PureConv(Module):
     Args:
         aggr (str): One of :obj:`'gcn'`, :obj:`'sum'`, :obj:`'mean'`, :obj:`'max'`.
     """
+
     def __init__(self, aggr: str) -> None:
         super().__init__()
         if aggr not in ('gcn', 'sum', 'mean', 'max'):
-            raise ValueError(f"'{self.__class__.__name__}' expects 'aggr' in gcn, sum, mean, max "
-                             f"(got '{aggr}')")
+            raise ValueError(f"'{self.__class__.__name__}' expects 'aggr' in gcn, sum, mean, max (got '{aggr}')")
         self.aggr = aggr
 
     def reset_parameters(self) -> None:
@@ -146,6 +148,7 @@ class MPNNEncoder(Module):
           :math:`(|\mathcal{V}|, |\mathcal{V}|)`
         - **output:** :math:`(|\mathcal{V}|, F_{out})`
     """
+
     def __init__(
         self,
         in_channels: Optional[int],
@@ -167,18 +170,22 @@ class MPNNEncoder(Module):
         check_choice(name, 'conv', conv, CONVS)
         if num_layers < 0:
             raise ValueError(f"'{name}' expects 'num_layers' >= 0 (got {num_layers})")
-        check_probabilities(name, dropout=dropout, input_dropout=input_dropout, tail_dropout=tail_dropout,
-                            edge_dropout=edge_dropout)
+        check_probabilities(
+            name, dropout=dropout, input_dropout=input_dropout, tail_dropout=tail_dropout, edge_dropout=edge_dropout
+        )
         if num_embeddings is None and (in_channels is None or in_channels <= 0):
-            raise ValueError(f"'{name}' needs a positive 'in_channels' when 'num_embeddings' is "
-                             f"not set (got {in_channels})")
+            raise ValueError(
+                f"'{name}' needs a positive 'in_channels' when 'num_embeddings' is not set (got {in_channels})"
+            )
         if num_embeddings is not None and num_embeddings <= 0:
             raise ValueError(f"'{name}' expects a positive 'num_embeddings' (got {num_embeddings})")
         out_channels = hidden_channels if out_channels is None else out_channels
         pure = conv in PURE_CONVS or conv == 'none'
         if pure and num_layers > 0 and out_channels != hidden_channels:
-            raise ValueError(f"'{name}' with conv '{conv}' needs 'out_channels' == "
-                             f"'hidden_channels' (got {out_channels} and {hidden_channels})")
+            raise ValueError(
+                f"'{name}' with conv '{conv}' needs 'out_channels' == "
+                f"'hidden_channels' (got {out_channels} and {hidden_channels})"
+            )
 
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_layers, self.conv, self.layer_norm, self.res, self.jk = num_layers, conv, layer_norm, res, jk
@@ -207,22 +214,25 @@ class MPNNEncoder(Module):
             last = i == num_layers - 1
             out = out_channels if last else hidden_channels
             if conv in PURE_CONVS:
-                self.convs.append(PureConv(conv[len('pure'):]))
+                self.convs.append(PureConv(conv[len('pure') :]))
                 self.lins.append(Dropout(tail_dropout) if last else Identity())
                 continue
             if conv == 'none':
                 self.convs.append(Identity())
                 self.lins.append(Identity())
                 continue
-            kwargs = {} if conv == 'gcn' else dict(
-                aggr={'sage': 'mean', 'gin': 'add', 'max': 'max'}[conv], normalize=False,
-                add_self_loops=False)
+            kwargs = (
+                {}
+                if conv == 'gcn'
+                else dict(
+                    aggr={'sage': 'mean', 'gin': 'add', 'max': 'max'}[conv], normalize=False, add_self_loops=False
+                )
+            )
             self.convs.append(GCNConv(width, out, **kwargs))
             if last and num_layers > 1:
                 self.lins.append(Identity())
             else:
-                self.lins.append(Sequential(
-                    LayerNorm(out) if layer_norm else Identity(), Dropout(dropout), ReLU()))
+                self.lins.append(Sequential(LayerNorm(out) if layer_norm else Identity(), Dropout(dropout), ReLU()))
             width = out
         self.drop_adj = DropAdj(edge_dropout)
         self.jk_weight = Parameter(torch.empty(num_layers)) if jk else None
@@ -252,8 +262,9 @@ class MPNNEncoder(Module):
         if self.emb is not None:
             x = self.emb.weight if x is None else self.emb(x)
         elif x is None:
-            raise ValueError(f"'{self.__class__.__name__}' needs node features 'x' (or "
-                             f"'num_embeddings' for featureless graphs)")
+            raise ValueError(
+                f"'{self.__class__.__name__}' needs node features 'x' (or 'num_embeddings' for featureless graphs)"
+            )
         x = self._sparse_input(x) if x.layout == torch.sparse_csr else self.input(x)
         outs: List[Tensor] = []
         for conv, lin in zip(self.convs, self.lins):
@@ -275,14 +286,15 @@ class MPNNEncoder(Module):
             return ops.csr_tensor(x.crow_indices(), x.col_indices(), value, x.size()).to_dense()
         lin = self.input[1]
         rowptr, col = x.crow_indices().long(), x.col_indices().long()
-        out = torch.nn.functional.embedding_bag(col, lin.weight.t(), rowptr[:-1], mode='sum',
-                                                per_sample_weights=value.to(lin.weight.dtype))
+        out = torch.nn.functional.embedding_bag(
+            col, lin.weight.t(), rowptr[:-1], mode='sum', per_sample_weights=value.to(lin.weight.dtype)
+        )
         if lin.bias is not None:
             out = out + lin.bias
         return self.input[2:](out)
 
     def __repr__(self) -> str:
-        src = (f'Embedding({self.num_embeddings})'
-               if self.num_embeddings is not None else str(self.in_channels))
-        return (f"{self.__class__.__name__}({src}, {self.out_channels}, conv='{self.conv}', "
-                f'num_layers={self.num_layers})')
+        src = f'Embedding({self.num_embeddings})' if self.num_embeddings is not None else str(self.in_channels)
+        return (
+            f"{self.__class__.__name__}({src}, {self.out_channels}, conv='{self.conv}', num_layers={self.num_layers})"
+        )

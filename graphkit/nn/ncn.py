@@ -1,6 +1,7 @@
 r"""The NCN / NCNC link predictors of the `"Neural Common Neighbor with Completion for Link Prediction"
 <https://arxiv.org/abs/2302.00890>`_ paper and its ablations, in the module order of the official code
 (GraphPKU/NeuralCommonNeighbor, main @ 11d5970)."""
+
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
@@ -76,6 +77,7 @@ class NCNPredictor(Module):
           :math:`(|\mathcal{V}|, |\mathcal{V}|)`, pairs :math:`(2, B)`
         - **output:** logits :math:`(B,)`
     """
+
     def __init__(
         self,
         in_channels: int,
@@ -94,18 +96,22 @@ class NCNPredictor(Module):
         check_choice(name, 'variant', variant, VARIANTS)
         check_probabilities(name, dropout=dropout, edge_dropout=edge_dropout)
         if in_channels <= 0 or hidden_channels <= 0:
-            raise ValueError(f"'{name}' expects positive 'in_channels' and 'hidden_channels' "
-                             f"(got {in_channels} and {hidden_channels})")
+            raise ValueError(
+                f"'{name}' expects positive 'in_channels' and 'hidden_channels' "
+                f'(got {in_channels} and {hidden_channels})'
+            )
         self.in_channels, self.hidden_channels, self.variant = in_channels, hidden_channels, variant
         self.dropout, self.edge_dropout, self.layer_norm = dropout, edge_dropout, layer_norm
         self.use_xlin, self.tailact, self.twolayerlin = use_xlin, tailact, twolayerlin
 
         F, H, p, ln = in_channels, hidden_channels, dropout, layer_norm
         self.drop_adj = DropAdj(edge_dropout)
-        self.xlin = Sequential(Linear(F, F), Dropout(p), ReLU(), Linear(F, F), _ln(F, ln),
-                               Dropout(p), ReLU()) if use_xlin else None
-        self.xijlin = Sequential(Linear(F, H), _ln(H, ln), Dropout(p), ReLU(),
-                                 Identity() if tailact else Linear(H, H))
+        self.xlin = (
+            Sequential(Linear(F, F), Dropout(p), ReLU(), Linear(F, F), _ln(F, ln), Dropout(p), ReLU())
+            if use_xlin
+            else None
+        )
+        self.xijlin = Sequential(Linear(F, H), _ln(H, ln), Dropout(p), ReLU(), Identity() if tailact else Linear(H, H))
         self.xcnlin = self._cn_mlp(1 if variant == 'scn1' else F) if variant != 'cn0' else None
         self.xcn2lin = self._cn_mlp(F) if variant in ('cn1.5', 'cn1res') else None
         lin: List[Module] = [Linear(H, H), _ln(H, ln), Dropout(p), ReLU()]
@@ -119,8 +125,16 @@ class NCNPredictor(Module):
 
     def _cn_mlp(self, fin: int) -> Sequential:
         H, p, ln = self.hidden_channels, self.dropout, self.layer_norm
-        return Sequential(Linear(fin, H), Dropout(p), ReLU(), Linear(H, H), _ln(H, ln), Dropout(p),
-                          ReLU(), Identity() if self.tailact else Linear(H, H))
+        return Sequential(
+            Linear(fin, H),
+            Dropout(p),
+            ReLU(),
+            Linear(H, H),
+            _ln(H, ln),
+            Dropout(p),
+            ReLU(),
+            Identity() if self.tailact else Linear(H, H),
+        )
 
     def reset_parameters(self) -> None:
         """Resets all learnable parameters of the module."""
@@ -136,8 +150,7 @@ class NCNPredictor(Module):
     def _transform(self, h: Tensor) -> Tensor:
         return h + self.xlin(h) if self.xlin is not None else h
 
-    def _head(self, xi: Tensor, xj: Tensor, z: Optional[Tensor],
-              z2: Optional[Tensor] = None) -> Tensor:
+    def _head(self, xi: Tensor, xj: Tensor, z: Optional[Tensor], z2: Optional[Tensor] = None) -> Tensor:
         out = self.xijlin(xi * xj)
         if z is not None:
             out = out + self.beta * self.xcnlin(z)
@@ -172,8 +185,7 @@ class NCNPredictor(Module):
         return self._head(xi, xj, z, z2)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
-                f"variant='{self.variant}')")
+        return f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, variant='{self.variant}')"
 
 
 class NCNCPredictor(NCNPredictor):
@@ -236,6 +248,7 @@ class NCNCPredictor(NCNPredictor):
         **kwargs (optional): The remaining arguments of :class:`NCNPredictor` (:obj:`variant` is
             fixed to :obj:`'cn1'`).
     """
+
     def __init__(
         self,
         in_channels: int,
@@ -258,8 +271,11 @@ class NCNCPredictor(NCNPredictor):
             raise ValueError(f"'{name}' expects 'depth' >= 0 (got {depth})")
         if not 0.0 < pt < 1.0:
             raise ValueError(f"'{name}' expects 'pt' in (0, 1) (got {pt})")
-        for key, k in (('train_max_candidates', train_max_candidates),
-                       ('test_max_candidates', test_max_candidates), ('split_size', split_size)):
+        for key, k in (
+            ('train_max_candidates', train_max_candidates),
+            ('test_max_candidates', test_max_candidates),
+            ('split_size', split_size),
+        ):
             if k is not None and k <= 0:
                 raise ValueError(f"'{name}' expects '{key}' to be None or positive (got {k})")
         super().__init__(in_channels, hidden_channels, variant='cn1', **kwargs)
@@ -280,8 +296,7 @@ class NCNCPredictor(NCNPredictor):
         p0 = torch.sigmoid(self.scale * (logit - self.offset))
         return self.alpha * (self.pt * p0) / (self.pt * p0 + 1.0 - p0)
 
-    def completion_sets(self, adj: Tensor, pairs: Tensor
-                        ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def completion_sets(self, adj: Tensor, pairs: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Returns the CN list and the two candidate lists with their sampling weights."""
         B = pairs.size(1)
         cn = ops.common_neighbors(adj, pairs, differences=True)
@@ -298,8 +313,7 @@ class NCNCPredictor(NCNPredictor):
     def _complete(self, h: Tensor, adj: Tensor, pairs: Tensor, depth: int) -> Tensor:
         if self.split_size is None or pairs.size(1) <= self.split_size:
             return self._score(h, adj, pairs, depth)
-        return torch.cat([self._score(h, adj, chunk, depth)
-                          for chunk in pairs.split(self.split_size, dim=1)])
+        return torch.cat([self._score(h, adj, chunk, depth) for chunk in pairs.split(self.split_size, dim=1)])
 
     def _score(self, h: Tensor, adj: Tensor, pairs: Tensor, depth: int) -> Tensor:
         B = pairs.size(1)
@@ -316,8 +330,7 @@ class NCNCPredictor(NCNPredictor):
             s2 = self._complete(hin, adj, torch.stack([pairs[0][r2[0]], r2[1]]), depth - 1)
             p1 = self.calibrate(s1) * w1
             p2 = self.calibrate(s2) * w2
-        z = (ops.pool_pairs(cn, hp, B) + ops.pool_pairs(r1, hp, B, p1)
-             + ops.pool_pairs(r2, hp, B, p2))
+        z = ops.pool_pairs(cn, hp, B) + ops.pool_pairs(r1, hp, B, p1) + ops.pool_pairs(r2, hp, B, p2)
         return self._head(xi, xj, z)
 
     def forward(self, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
@@ -325,5 +338,4 @@ class NCNCPredictor(NCNPredictor):
         return self._score(h, adj, pairs, self.depth)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, '
-                f'depth={self.depth})')
+        return f'{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, depth={self.depth})'

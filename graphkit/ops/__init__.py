@@ -16,6 +16,7 @@ sparse tensor is built through :func:`csr_tensor` / :func:`to_sparse_csr` /
 * :mod:`~graphkit.ops.topk`: top-:math:`k` over all candidates;
 * :mod:`~graphkit.ops.bipartite`: user-item graph preprocessing (UltraGCN).
 """
+
 from graphkit.ops._backend import disable_extensions, extension_flags
 from graphkit.ops.adjacency import (
     check_edge_index,

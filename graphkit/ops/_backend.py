@@ -6,6 +6,7 @@ graphkit never imports the extensions itself: it reads the flags that
 the plain-PyTorch path, both in :mod:`graphkit.ops` and in the
 :mod:`torch_geometric.utils` functions it dispatches through.
 """
+
 from contextlib import contextmanager
 from typing import Dict, Iterator
 
@@ -25,8 +26,7 @@ def extension_flags() -> Dict[str, bool]:
     Inside :func:`disable_extensions` every flag reads :obj:`False`. Record the
     result in a run's version stamp.
     """
-    return {name: bool(getattr(pyg_typing, name, False)) and _DISABLED == 0
-            for name in _FLAGS}
+    return {name: bool(getattr(pyg_typing, name, False)) and _DISABLED == 0 for name in _FLAGS}
 
 
 def with_torch_sparse() -> bool:

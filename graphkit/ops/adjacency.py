@@ -5,6 +5,7 @@ Every function here takes and returns a ``torch.sparse_csr`` tensor of shape
 throughout graphkit: binary :obj:`float32` values, one entry per
 :obj:`(row, col)` and sorted columns within each row.
 """
+
 from typing import Optional, Tuple
 
 import torch
@@ -41,22 +42,17 @@ def check_edge_index(
             are wrong, or naming :obj:`num_nodes` if it is negative.
     """
     if not isinstance(edge_index, Tensor):
-        raise ValueError(f"'{name}' must be a torch.Tensor of shape (2, E) "
-                         f"(got {type(edge_index).__name__})")
+        raise ValueError(f"'{name}' must be a torch.Tensor of shape (2, E) (got {type(edge_index).__name__})")
     if edge_index.layout != torch.strided:
-        raise ValueError(f"'{name}' must be a dense tensor of shape (2, E) "
-                         f"(got layout {edge_index.layout})")
+        raise ValueError(f"'{name}' must be a dense tensor of shape (2, E) (got layout {edge_index.layout})")
     if edge_index.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"'{name}' must have an integer dtype (torch.int64, "
-                         f"or torch.int32) (got {edge_index.dtype})")
+        raise ValueError(f"'{name}' must have an integer dtype (torch.int64, or torch.int32) (got {edge_index.dtype})")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'{name}' must have shape (2, E) "
-                         f"(got {tuple(edge_index.shape)})")
+        raise ValueError(f"'{name}' must have shape (2, E) (got {tuple(edge_index.shape)})")
     if num_nodes is not None:
         num_nodes = int(num_nodes)
         if num_nodes < 0:
-            raise ValueError(f"'num_nodes' must be non-negative "
-                             f"(got {num_nodes})")
+            raise ValueError(f"'num_nodes' must be non-negative (got {num_nodes})")
     if edge_index.numel() == 0:
         return 0 if num_nodes is None else num_nodes
     lo, hi = (int(v) for v in torch.aminmax(edge_index))
@@ -65,20 +61,22 @@ def check_edge_index(
     if num_nodes is None:
         return hi + 1
     if hi >= num_nodes:
-        raise ValueError(f"'{name}' contains node index {hi}, expected "
-                         f"values in [0, {num_nodes}) (num_nodes={num_nodes})")
+        raise ValueError(
+            f"'{name}' contains node index {hi}, expected values in [0, {num_nodes}) (num_nodes={num_nodes})"
+        )
     return num_nodes
 
 
 def _check_adj(adj: Tensor, name: str = 'adj') -> int:
     if not isinstance(adj, Tensor) or adj.layout != torch.sparse_csr:
         got = adj.layout if isinstance(adj, Tensor) else type(adj).__name__
-        raise ValueError(f"'{name}' must be a torch sparse CSR tensor "
-                         f"(layout=torch.sparse_csr), e.g. from "
-                         f"graphkit.ops.to_csr (got {got})")
+        raise ValueError(
+            f"'{name}' must be a torch sparse CSR tensor "
+            f'(layout=torch.sparse_csr), e.g. from '
+            f'graphkit.ops.to_csr (got {got})'
+        )
     if adj.dim() != 2 or adj.size(0) != adj.size(1):
-        raise ValueError(f"'{name}' must be a square (N, N) matrix "
-                         f"(got shape {tuple(adj.shape)})")
+        raise ValueError(f"'{name}' must be a square (N, N) matrix (got shape {tuple(adj.shape)})")
     return adj.size(0)
 
 
@@ -97,8 +95,7 @@ def _row_index(rowptr: Tensor, nnz: int) -> Tensor:
     # Row id of every stored entry: the COO row vector of a CSR matrix.
     num_rows = rowptr.numel() - 1
     counts = rowptr[1:] - rowptr[:-1]
-    return torch.repeat_interleave(
-        torch.arange(num_rows, device=rowptr.device), counts, output_size=nnz)
+    return torch.repeat_interleave(torch.arange(num_rows, device=rowptr.device), counts, output_size=nnz)
 
 
 def _from_sorted_keys(keys: Tensor, values: Tensor, num_nodes: int) -> Tensor:
@@ -159,16 +156,14 @@ def to_csr(
     if isinstance(edge_index, Tensor) and edge_index.layout == torch.sparse_csr:
         n = _check_adj(edge_index, name='edge_index')
         if num_nodes is not None and int(num_nodes) != n:
-            raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
-                             f"size of the CSR 'edge_index' ({n})")
+            raise ValueError(f"'num_nodes' ({num_nodes}) does not match the size of the CSR 'edge_index' ({n})")
         rowptr, col = edge_index.crow_indices(), edge_index.col_indices()
         if _is_canonical(rowptr.long(), col.long()):
             return edge_index
         return to_sparse_csr(edge_index.to_sparse_coo().coalesce())
 
     if self_loops not in _SELF_LOOPS:
-        raise ValueError(f"'self_loops' must be one of {_SELF_LOOPS} "
-                         f"(got {self_loops!r})")
+        raise ValueError(f"'self_loops' must be one of {_SELF_LOOPS} (got {self_loops!r})")
     num_nodes = check_edge_index(edge_index, num_nodes, name='edge_index')
     row, col = edge_index.long()
     if symmetric:
@@ -226,8 +221,7 @@ def degree(adj: Tensor, weighted: bool = False) -> Tensor:
     return values.new_zeros(adj.size(0)).index_add_(0, row, values)
 
 
-def _scale(adj: Tensor, rowptr: Tensor, col: Tensor, values: Tensor,
-           left: Tensor, right: Optional[Tensor]) -> Tensor:
+def _scale(adj: Tensor, rowptr: Tensor, col: Tensor, values: Tensor, left: Tensor, right: Optional[Tensor]) -> Tensor:
     row = _row_index(rowptr, col.numel())
     values = values * left[row]
     if right is not None:

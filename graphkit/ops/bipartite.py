@@ -11,6 +11,7 @@ Users are nodes :math:`[0, U)` and items :math:`[U, U + I)`. :func:`bipartite_pa
   chunks of rows from the sparse co-occurrence matrix :math:`G = A^\top A` (never a dense
   :math:`|I| \times |I|` matrix).
 """
+
 from typing import Tuple
 
 import torch
@@ -41,8 +42,7 @@ def bipartite_pairs(edge_index: Tensor, num_users: int, num_items: int) -> Tuple
     keep = (edge_index[0] < num_users) & (edge_index[1] >= num_users)
     user, item = edge_index[0, keep], edge_index[1, keep] - num_users
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_users + num_items):
-        raise ValueError(f"'edge_index' must hold node ids in [0, {num_users + num_items}) (users first, "
-                         f'then items)')
+        raise ValueError(f"'edge_index' must hold node ids in [0, {num_users + num_items}) (users first, then items)")
     return user, item
 
 
@@ -72,9 +72,15 @@ def constraint_weights(edge_index: Tensor, num_users: int, num_items: int) -> Tu
     return b_user.float(), b_item.float()
 
 
-def item_item_neighbors(edge_index: Tensor, num_users: int, num_items: int, k: int = 10,
-                        omega: str = 'code', exclude_self: bool = False,
-                        chunk_size: int = 1024) -> Tuple[Tensor, Tensor]:
+def item_item_neighbors(
+    edge_index: Tensor,
+    num_users: int,
+    num_items: int,
+    k: int = 10,
+    omega: str = 'code',
+    exclude_self: bool = False,
+    chunk_size: int = 1024,
+) -> Tuple[Tensor, Tensor]:
     r"""The top-:obj:`k` item-item neighbours of every item and their weights :math:`\omega`.
 
     With :math:`A` the binary user-item training matrix, :math:`G = A^\top A` (co-occurrence counts) and
@@ -112,13 +118,15 @@ def item_item_neighbors(edge_index: Tensor, num_users: int, num_items: int, k: i
 
     user, item = bipartite_pairs(edge_index, num_users, num_items)
     device = edge_index.device
-    a = sp.csr_matrix((np.ones(user.numel(), dtype=np.float64), (user.cpu().numpy(), item.cpu().numpy())),
-                      shape=(num_users, num_items))
-    a.data[:] = 1.0                                            # binary, even with duplicate pairs
+    a = sp.csr_matrix(
+        (np.ones(user.numel(), dtype=np.float64), (user.cpu().numpy(), item.cpu().numpy())),
+        shape=(num_users, num_items),
+    )
+    a.data[:] = 1.0  # binary, even with duplicate pairs
     at = a.T.tocsr()
     d_u = np.asarray(a.sum(1)).ravel()
-    g = at @ d_u                                               # g_i = Σ_j G_ij = Σ_{u ∈ N(i)} d_u
-    d_i = np.asarray(a.sum(0)).ravel()                         # G_ii = d_i
+    g = at @ d_u  # g_i = Σ_j G_ij = Σ_{u ∈ N(i)} d_u
+    d_i = np.asarray(a.sum(0)).ravel()  # G_ii = d_i
     g_t = torch.from_numpy(g)
     if omega == 'code':
         row_scale = torch.where(g_t > 0, (g_t + 1).sqrt() / g_t.clamp(min=1e-300), torch.zeros_like(g_t))
@@ -130,7 +138,7 @@ def item_item_neighbors(edge_index: Tensor, num_users: int, num_items: int, k: i
 
     def rows(q: Tensor) -> Tensor:
         idx = q.cpu().numpy()
-        block = torch.from_numpy((at[idx] @ a).toarray())     # [b, I] rows of G
+        block = torch.from_numpy((at[idx] @ a).toarray())  # [b, I] rows of G
         return block * row_scale[q.cpu()].view(-1, 1) * col_scale.view(1, -1)
 
     exclude = None

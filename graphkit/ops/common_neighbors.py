@@ -7,6 +7,7 @@ sorted, so set intersections and differences are :obj:`torch.searchsorted`
 look-ups, :math:`O(M \log M)` with no Python loop. Requires
 :math:`N < 2^{32}` and :math:`B < 2^{31}`.
 """
+
 from typing import NamedTuple, Optional, Tuple
 
 import torch
@@ -26,6 +27,7 @@ class CommonNeighbors(NamedTuple):
     is the pair index :math:`b` and row 1 a node :math:`u`, sorted by
     :math:`(b, u)`.
     """
+
     cn: Tensor
     only_i: Optional[Tensor] = None
     only_j: Optional[Tensor] = None
@@ -54,9 +56,11 @@ def _pair_keys(adj: Tensor, pairs: Tensor) -> Tuple[Tensor, Tensor]:
     n = _check_adj(adj)
     check_edge_index(pairs, n, name='pairs')
     if n >= 1 << _SHIFT or pairs.size(1) >= 1 << (63 - _SHIFT):
-        raise ValueError(f"'adj' must have fewer than 2**32 nodes and 'pairs' "
-                         f"fewer than 2**31 columns (got N={n}, "
-                         f"B={pairs.size(1)})")
+        raise ValueError(
+            f"'adj' must have fewer than 2**32 nodes and 'pairs' "
+            f'fewer than 2**31 columns (got N={n}, '
+            f'B={pairs.size(1)})'
+        )
     rowptr, col = adj.crow_indices().long(), adj.col_indices().long()
     i, j = pairs.long()
     return _encode(*csr_rows(rowptr, col, i)), _encode(*csr_rows(rowptr, col, j))
@@ -102,8 +106,7 @@ def common_neighbors(
     keys_i, keys_j = _pair_keys(adj, pairs)
     if not differences:
         # Look the smaller key set up in the larger one.
-        small, large = ((keys_i, keys_j) if keys_i.numel() <= keys_j.numel()
-                        else (keys_j, keys_i))
+        small, large = (keys_i, keys_j) if keys_i.numel() <= keys_j.numel() else (keys_j, keys_i)
         return CommonNeighbors(_decode(small[_member(small, large)]))
     in_j = _member(keys_i, keys_j)
     in_i = _member(keys_j, keys_i)
@@ -127,25 +130,25 @@ def _sort_coo(coo: Tensor, *others: Optional[Tensor]):
     # Sorts a (pair, node) COO list by (pair, node) if it is not already.
     keys = _encode(coo[0], coo[1])
     if keys.numel() < 2 or bool((keys[1:] >= keys[:-1]).all()):
-        return (coo, ) + others
+        return (coo,) + others
     perm = torch.argsort(keys, stable=True)
-    return (coo[:, perm], ) + tuple(o if o is None else o[perm]
-                                    for o in others)
+    return (coo[:, perm],) + tuple(o if o is None else o[perm] for o in others)
 
 
 def _check_coo(coo: Tensor, num_pairs: int) -> None:
     if not isinstance(coo, Tensor) or coo.dim() != 2 or coo.size(0) != 2:
         shape = tuple(coo.shape) if isinstance(coo, Tensor) else type(coo)
-        raise ValueError(f"'coo' must be a (2, M) tensor of (pair, node) "
-                         f"indices (got {shape})")
+        raise ValueError(f"'coo' must be a (2, M) tensor of (pair, node) indices (got {shape})")
     if coo.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"'coo' must have an integer dtype (got {coo.dtype})")
     if int(num_pairs) < 0:
         raise ValueError(f"'num_pairs' must be non-negative (got {num_pairs})")
     if coo.numel() and int(coo[0].max()) >= num_pairs:
-        raise ValueError(f"'coo' row 0 holds pair index {int(coo[0].max())}, "
-                         f"expected values in [0, {num_pairs}) "
-                         f"(num_pairs={num_pairs})")
+        raise ValueError(
+            f"'coo' row 0 holds pair index {int(coo[0].max())}, "
+            f'expected values in [0, {num_pairs}) '
+            f'(num_pairs={num_pairs})'
+        )
 
 
 def pool_pairs(
@@ -177,19 +180,16 @@ def pool_pairs(
         Tensor of shape :obj:`(B, F)` (or :obj:`(B,)` for 1-D :obj:`x`).
     """
     _check_coo(coo, num_pairs)
-    if weight is not None and weight.shape != (coo.size(1), ):
-        raise ValueError(f"'weight' must have shape ({coo.size(1)},) to match "
-                         f"'coo' (got {tuple(weight.shape)})")
+    if weight is not None and weight.shape != (coo.size(1),):
+        raise ValueError(f"'weight' must have shape ({coo.size(1)},) to match 'coo' (got {tuple(weight.shape)})")
     return _pool(coo.long(), x, int(num_pairs), weight, sorted_=False)
 
 
-def _pool(coo: Tensor, x: Tensor, num_pairs: int, weight: Optional[Tensor],
-          sorted_: bool) -> Tensor:
+def _pool(coo: Tensor, x: Tensor, num_pairs: int, weight: Optional[Tensor], sorted_: bool) -> Tensor:
     squeeze = x.dim() == 1
     x2 = x.unsqueeze(-1) if squeeze else x
     if coo.numel() and int(coo[1].max()) >= x2.size(0):
-        raise ValueError(f"'coo' row 1 holds node {int(coo[1].max())} but 'x' "
-                         f"has only {x2.size(0)} rows")
+        raise ValueError(f"'coo' row 1 holds node {int(coo[1].max())} but 'x' has only {x2.size(0)} rows")
     if weight is not None and weight.requires_grad:
         msg = x2[coo[1]] * weight.to(x2.dtype).view(-1, 1)
         out = scatter(msg, coo[0], dim=0, dim_size=num_pairs, reduce='sum')
@@ -198,10 +198,8 @@ def _pool(coo: Tensor, x: Tensor, num_pairs: int, weight: Optional[Tensor],
     else:
         if not sorted_:
             coo, weight = _sort_coo(coo, weight)
-        values = (x2.new_ones(coo.size(1)) if weight is None
-                  else weight.to(x2.dtype))
-        rowptr = torch.searchsorted(
-            coo[0], torch.arange(num_pairs + 1, device=coo.device))
+        values = x2.new_ones(coo.size(1)) if weight is None else weight.to(x2.dtype)
+        rowptr = torch.searchsorted(coo[0], torch.arange(num_pairs + 1, device=coo.device))
         s = csr_tensor(rowptr, coo[1], values, (num_pairs, x2.size(0)))
         out = pyg_spmm(s, x2, 'sum')
     return out.squeeze(-1) if squeeze else out
@@ -230,11 +228,9 @@ def cn_sum(
     n = _check_adj(adj)
     if not isinstance(x, Tensor) or x.dim() not in (1, 2) or x.size(0) != n:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"'x' must have shape ({n}, F) or ({n},) to match "
-                         f"'adj' (got {shape})")
-    if weight is not None and weight.shape != (n, ):
-        raise ValueError(f"'weight' must have shape ({n},), one weight per "
-                         f"node (got {tuple(weight.shape)})")
+        raise ValueError(f"'x' must have shape ({n}, F) or ({n},) to match 'adj' (got {shape})")
+    if weight is not None and weight.shape != (n,):
+        raise ValueError(f"'weight' must have shape ({n},), one weight per node (got {tuple(weight.shape)})")
     cn = common_neighbors(adj, pairs).cn
     w = None if weight is None else weight[cn[1]]
     return _pool(cn, x, pairs.size(1), w, sorted_=True)
@@ -288,7 +284,7 @@ def sample_per_row(
     c = count[rows]
     offset = torch.minimum((u * c).long(), c - 1)
     sampled = coo[:, start[rows] + offset]
-    sampled_w = (c.to(torch.float32) / k)
+    sampled_w = c.to(torch.float32) / k
 
     out = torch.cat([kept, sampled], dim=1)
     weight = torch.cat([kept_w, sampled_w])
@@ -322,8 +318,7 @@ def two_hop_stack(adj: Tensor) -> Tensor:
     n = _check_adj(adj)
     a = csr_tensor(adj.crow_indices(), adj.col_indices(), torch.ones_like(adj.values()), n)
     # The product's columns are not sorted within rows; rebuild canonically.
-    a2 = to_csr((a @ a).to_sparse_coo().coalesce().indices(), n, symmetric=False,
-                self_loops='keep')
+    a2 = to_csr((a @ a).to_sparse_coo().coalesce().indices(), n, symmetric=False, self_loops='keep')
     rowptr = torch.cat([a.crow_indices(), a2.crow_indices()[1:] + a.col_indices().numel()])
     col = torch.cat([a.col_indices(), a2.col_indices()])
     return csr_tensor(rowptr, col, None, 2 * n)

@@ -16,6 +16,7 @@ the call.
     one under the filter, so the notice does not appear later either (*e.g.*
     from :func:`torch.sparse.mm`, which converts COO operands to CSR).
 """
+
 import re
 import warnings
 from contextlib import contextmanager
@@ -89,8 +90,7 @@ def csr_tensor(
     if value is None:
         value = torch.ones(col.numel(), device=col.device)
     with _quiet_sparse_warnings():
-        return torch.sparse_csr_tensor(rowptr, col, value, size=_size(size),
-                                       check_invariants=check_invariants)
+        return torch.sparse_csr_tensor(rowptr, col, value, size=_size(size), check_invariants=check_invariants)
 
 
 def to_sparse_csr(x: Tensor) -> Tensor:
@@ -133,8 +133,9 @@ def coo_tensor(
     """
     if value is None:
         value = torch.ones(indices.size(1), device=indices.device)
-    return torch.sparse_coo_tensor(indices, value, _size(size), is_coalesced=is_coalesced,
-                                   check_invariants=check_invariants)
+    return torch.sparse_coo_tensor(
+        indices, value, _size(size), is_coalesced=is_coalesced, check_invariants=check_invariants
+    )
 
 
 # PyTorch's beta notice comes with the first CSR tensor of the process, whoever builds it: also the CSR tensors
@@ -168,7 +169,6 @@ def csr_rows(rowptr: Tensor, col: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]
     start = rowptr[rows]
     count = rowptr[rows + 1] - start
     total = int(count.sum())
-    local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count,
-                                    output_size=total)
+    local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count, output_size=total)
     offset = torch.cumsum(count, 0) - count  # exclusive prefix sum
     return local, col[start[local] + torch.arange(total, device=rows.device) - offset[local]]

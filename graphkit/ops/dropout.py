@@ -1,4 +1,5 @@
 r"""Edge dropout on a sparse CSR adjacency."""
+
 import torch
 from torch import Tensor
 

@@ -1,4 +1,5 @@
 r"""Sampled dense-dense products (SDDMM): inner products on a sparse pattern."""
+
 from typing import Optional, Tuple
 
 import torch
@@ -65,11 +66,13 @@ def sampled_dot(x: Tensor, y: Tensor, index: Tensor) -> Tensor:
         Tensor of shape :obj:`(B, m)`.
     """
     if x.dim() != 2 or y.dim() != 2 or x.size(1) != y.size(1):
-        raise ValueError(f"'x' and 'y' must be matrices with the same number of columns "
-                         f'(got {tuple(x.shape)} and {tuple(y.shape)})')
+        raise ValueError(
+            f"'x' and 'y' must be matrices with the same number of columns (got {tuple(x.shape)} and {tuple(y.shape)})"
+        )
     if index.dim() != 2 or index.size(0) != x.size(0):
         raise ValueError(f"'index' must have shape ({x.size(0)}, m) (got {tuple(index.shape)})")
     if index.size(1) > y.size(0):
-        raise ValueError(f"'index' may hold at most {y.size(0)} columns, the number of rows of 'y' "
-                         f'(got {index.size(1)})')
+        raise ValueError(
+            f"'index' may hold at most {y.size(0)} columns, the number of rows of 'y' (got {index.size(1)})"
+        )
     return _SampledDot.apply(x, y, index)

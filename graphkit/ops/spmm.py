@@ -1,4 +1,5 @@
 r"""Sparse-dense matrix products over a CSR adjacency."""
+
 from torch import Tensor
 from torch_geometric.utils import scatter
 from torch_geometric.utils import spmm as pyg_spmm
@@ -45,8 +46,7 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum') -> Tensor:
         raise ValueError(f"'reduce' must be one of {_REDUCE} (got {reduce!r})")
     if not isinstance(x, Tensor) or x.dim() not in (1, 2) or x.size(0) != n:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"'x' must have shape ({n}, F) or ({n},) to match "
-                         f"'adj' (got {shape})")
+        raise ValueError(f"'x' must have shape ({n}, F) or ({n},) to match 'adj' (got {shape})")
     if not x.is_floating_point():
         raise ValueError(f"'x' must be a floating tensor (got {x.dtype})")
     squeeze = x.dim() == 1
@@ -58,8 +58,8 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum') -> Tensor:
     if adj.is_cuda and reduce in ('max', 'min'):
         if with_torch_sparse():
             from torch_geometric.typing import SparseTensor
-            out = pyg_spmm(SparseTensor.from_torch_sparse_csr_tensor(adj), x,
-                           reduce)
+
+            out = pyg_spmm(SparseTensor.from_torch_sparse_csr_tensor(adj), x, reduce)
         else:
             out = _spmm_gather(adj, x, reduce)
     elif adj._nnz() == 0:

@@ -12,6 +12,7 @@ and RecBole's ``_full_sort_batch_eval``, but without the dense
 results are deterministic and do not depend on :func:`torch.topk`'s internal
 order.
 """
+
 from typing import Callable, Optional, Tuple, Union
 
 import torch
@@ -26,16 +27,16 @@ def _parts(csr: CSR, name: str) -> Tuple[Tensor, Tensor, int]:
     """``(rowptr, col, num_rows)`` of a torch sparse CSR tensor or a ``(rowptr, col)`` pair."""
     if isinstance(csr, Tensor):
         if csr.layout != torch.sparse_csr:
-            raise ValueError(f"'{name}' must be a torch sparse CSR tensor or a (rowptr, col) pair "
-                             f'(got layout {csr.layout})')
+            raise ValueError(
+                f"'{name}' must be a torch sparse CSR tensor or a (rowptr, col) pair (got layout {csr.layout})"
+            )
         return csr.crow_indices().long(), csr.col_indices().long(), csr.size(0)
     if isinstance(csr, (tuple, list)) and len(csr) == 2:
         rowptr, col = (torch.as_tensor(t).long() for t in csr)
         if rowptr.dim() != 1 or rowptr.numel() < 1 or col.dim() != 1:
             raise ValueError(f"'{name}' must be a (rowptr, col) pair of 1-D tensors")
         return rowptr, col, rowptr.numel() - 1
-    raise ValueError(f"'{name}' must be a torch sparse CSR tensor or a (rowptr, col) pair "
-                     f'(got {type(csr).__name__})')
+    raise ValueError(f"'{name}' must be a torch sparse CSR tensor or a (rowptr, col) pair (got {type(csr).__name__})")
 
 
 def _queries(queries: Optional[Tensor], num_queries: int, device: torch.device) -> Tensor:
@@ -43,8 +44,10 @@ def _queries(queries: Optional[Tensor], num_queries: int, device: torch.device) 
         return torch.arange(num_queries, device=device)
     queries = torch.as_tensor(queries, device=device).long().view(-1)
     if queries.numel() and (int(queries.min()) < 0 or int(queries.max()) >= num_queries):
-        raise ValueError(f"'queries' must hold indices in [0, {num_queries}) (got range "
-                         f'[{int(queries.min())}, {int(queries.max())}])')
+        raise ValueError(
+            f"'queries' must hold indices in [0, {num_queries}) (got range "
+            f'[{int(queries.min())}, {int(queries.max())}])'
+        )
     return queries
 
 
@@ -53,12 +56,12 @@ def _check_chunk(chunk_size: int) -> None:
         raise ValueError(f"'chunk_size' must be a positive integer (got {chunk_size!r})")
 
 
-def _masked_scores(score_fn: Callable[[Tensor], Tensor], q: Tensor,
-                   exclude: Optional[Tuple[Tensor, Tensor]]) -> Tensor:
+def _masked_scores(score_fn: Callable[[Tensor], Tensor], q: Tensor, exclude: Optional[Tuple[Tensor, Tensor]]) -> Tensor:
     scores = score_fn(q)
     if scores.dim() != 2 or scores.size(0) != q.numel():
-        raise ValueError(f"'score_fn' must return a tensor of shape [{q.numel()}, num_candidates] "
-                         f'(got {tuple(scores.shape)})')
+        raise ValueError(
+            f"'score_fn' must return a tensor of shape [{q.numel()}, num_candidates] (got {tuple(scores.shape)})"
+        )
     scores = scores.detach().float()
     if exclude is not None:
         rowptr, col = exclude
@@ -73,24 +76,29 @@ def _topk_tiebreak(scores: Tensor, k: int) -> Tensor:
     b, c = scores.shape
     if k == 0 or b == 0:
         return torch.empty(b, k, dtype=torch.long, device=scores.device)
-    kth = scores.topk(k, dim=1, sorted=True).values[:, -1:]          # the k-th largest value per row
+    kth = scores.topk(k, dim=1, sorted=True).values[:, -1:]  # the k-th largest value per row
     take = scores >= kth
-    excess = (take.sum(1) > k).nonzero().view(-1)                    # rows with ties across the cut
+    excess = (take.sum(1) > k).nonzero().view(-1)  # rows with ties across the cut
     if excess.numel():
         sub = scores[excess]
         equal = sub == kth[excess]
-        need = k - (sub > kth[excess]).sum(1, keepdim=True)          # ties to take, lowest index first
+        need = k - (sub > kth[excess]).sum(1, keepdim=True)  # ties to take, lowest index first
         take[excess] = (sub > kth[excess]) | (equal & (equal.cumsum(1) <= need))
-    idx = take.nonzero()[:, 1].view(b, k)                             # column indices, ascending per row
+    idx = take.nonzero()[:, 1].view(b, k)  # column indices, ascending per row
     val = scores.gather(1, idx)
     order = torch.sort(val, dim=1, descending=True, stable=True).indices
     idx = idx.gather(1, order)
     return idx.masked_fill(scores.gather(1, idx) == float('-inf'), -1)
 
 
-def topk_full_ranking(score_fn: Callable[[Tensor], Tensor], num_queries: int, k: int,
-                      exclude: Optional[CSR] = None, chunk_size: int = 1024,
-                      queries: Optional[Tensor] = None) -> Tensor:
+def topk_full_ranking(
+    score_fn: Callable[[Tensor], Tensor],
+    num_queries: int,
+    k: int,
+    exclude: Optional[CSR] = None,
+    chunk_size: int = 1024,
+    queries: Optional[Tensor] = None,
+) -> Tensor:
     r"""The top-:obj:`k` candidates of each query over the full candidate set, in chunks of queries.
 
     Args:
@@ -118,7 +126,7 @@ def topk_full_ranking(score_fn: Callable[[Tensor], Tensor], num_queries: int, k:
     queries = _queries(queries, num_queries, device)
     out = []
     for start in range(0, queries.numel(), chunk_size):
-        q = queries[start:start + chunk_size]
+        q = queries[start : start + chunk_size]
         scores = _masked_scores(score_fn, q, ex)
         top = _topk_tiebreak(scores, min(k, scores.size(1)))
         if top.size(1) < k:

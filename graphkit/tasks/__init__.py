@@ -1,4 +1,5 @@
 """Task runners: build data, model, train, evaluate, write the run directory."""
+
 from graphkit.tasks import link, node, recommend  # noqa: F401  (register the 'link', 'node', 'recommend' tasks)
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS

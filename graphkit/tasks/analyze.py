@@ -1,4 +1,5 @@
 """``graphkit analyze tc``: load a dataset (and a finished run's best model), then run the TC analysis."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -10,9 +11,17 @@ from graphkit.tasks.run import load_run
 __all__ = ['analyze_tc_run']
 
 
-def analyze_tc_run(dataset: str, root: Optional[str] = None, run_dir: Optional[str] = None,
-                   out: str = 'tc_report', seed: int = 0, *, run: int = 0, device: str = 'cpu',
-                   **kwargs: Any) -> Dict[str, Any]:
+def analyze_tc_run(
+    dataset: str,
+    root: Optional[str] = None,
+    run_dir: Optional[str] = None,
+    out: str = 'tc_report',
+    seed: int = 0,
+    *,
+    run: int = 0,
+    device: str = 'cpu',
+    **kwargs: Any,
+) -> Dict[str, Any]:
     r"""Run :func:`graphkit.analysis.analyze_tc` on :obj:`dataset`; with :obj:`run_dir`, on the split of that
     run's seed and with its best model (run :obj:`run`), scoring test pairs on the run's test-time graph.
 
@@ -32,6 +41,16 @@ def analyze_tc_run(dataset: str, root: Optional[str] = None, run_dir: Optional[s
     summary, task, model = load_run(run_dir, root, run, device)
     if summary['dataset'] != dataset.lower():
         raise ValueError(f"'dataset' is '{dataset}' but run '{run_dir}' was trained on '{summary['dataset']}'")
-    return analyze_tc(task.split, task.num_nodes, out, dataset=task.name, seed=summary['runs'][run]['seed'],
-                      model=model, x=task.x, adj=task.test_adj, model_name=summary['model'],
-                      info={'run_dir': str(run_dir), 'run': run}, **kwargs)
+    return analyze_tc(
+        task.split,
+        task.num_nodes,
+        out,
+        dataset=task.name,
+        seed=next(r['seed'] for r in summary['runs'] if r['run'] == run),
+        model=model,
+        x=task.x,
+        adj=task.test_adj,
+        model_name=summary['model'],
+        info={'run_dir': str(run_dir), 'run': run},
+        **kwargs,
+    )

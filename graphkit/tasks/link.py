@@ -13,6 +13,7 @@ the start of every update epoch, :class:`~graphkit.analysis.TCReweighter` recomp
 training adjacency from the current model, and that epoch trains and evaluates on it. Its weights are part of
 the checkpoint, and the mean weighted :math:`TC^{Val}` is logged with every evaluation (``tc_valid``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
@@ -54,6 +55,7 @@ def split_pairs(split: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
 class LinkTask(Task):
     r"""One ``graphkit train`` call of a link model: data, model, training, evaluation (the run loop, resume and
     summary come from :class:`~graphkit.tasks.run.Task`)."""
+
     task = 'link'
     kinds = ('link',)
     schema = {
@@ -78,8 +80,10 @@ class LinkTask(Task):
         tr = cfg['train']
         self.tc_alpha = tr['tc_reweight']['alpha']
         if self.tc_alpha is not None and (tr['target_link_removal'] or cfg['data']['use_valedges_as_input']):
-            raise ValueError('train.tc_reweight trains and evaluates on the reweighted training graph: it needs '
-                             'train.target_link_removal=false and data.use_valedges_as_input=false')
+            raise ValueError(
+                'train.tc_reweight trains and evaluates on the reweighted training graph: it needs '
+                'train.target_link_removal=false and data.use_valedges_as_input=false'
+            )
         self.reweighter: Any = None
 
         ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed)
@@ -114,9 +118,15 @@ class LinkTask(Task):
             self.test_adj = self.adj
         if self.tc_alpha is not None:
             from graphkit.analysis.reweight import TCReweighter
+
             rw = self.cfg['train']['tc_reweight']
-            self.reweighter = TCReweighter(self.train_pos, self.num_nodes, alpha=self.tc_alpha,
-                                           update_interval=rw['update_interval'], warm_up=rw['warm_up'])
+            self.reweighter = TCReweighter(
+                self.train_pos,
+                self.num_nodes,
+                alpha=self.tc_alpha,
+                update_interval=rw['update_interval'],
+                warm_up=rw['warm_up'],
+            )
             self.adj = self.test_adj = self.reweighter.adj
             self.has_valid = torch.zeros(self.num_nodes, dtype=torch.bool, device=self.device)
             self.has_valid[self.valid[0].reshape(-1)] = True
@@ -131,9 +141,12 @@ class LinkTask(Task):
             from torch_geometric.nn.conv import GCNConv, SAGEConv
 
             from graphkit.analysis.reweight import use_given_weights
+
             if not any(isinstance(m, (GCNConv, SAGEConv)) for m in model.modules()):
-                raise ValueError(f"train.tc_reweight needs a GCN or SAGE encoder (e.g. model gae); model "
-                                 f"'{self.opts.model}' has none")
+                raise ValueError(
+                    f'train.tc_reweight needs a GCN or SAGE encoder (e.g. model gae); model '
+                    f"'{self.opts.model}' has none"
+                )
             use_given_weights(model)
         tr, groups, seen = self.cfg['train'], [], set()
         for attr in ('encoder', 'predictor'):
@@ -189,14 +202,14 @@ class LinkTask(Task):
         for b in bar:
             if self.out_of_time():
                 break
-            idx = perm[b * tr['batch_size']:(b + 1) * tr['batch_size']]
+            idx = perm[b * tr['batch_size'] : (b + 1) * tr['batch_size']]
             pos = self.train_pos[:, idx]
             neg_b = neg[:, :, idx].reshape(2, -1)
             adj = remove_edges(self.adj, pos) if tr['target_link_removal'] else self.adj
             optimizer.zero_grad()
             h = model.encode(self.x, adj)
             out = model.predict(h, adj, torch.cat([pos, neg_b], dim=1))
-            pos_out, neg_out = out[:pos.size(1)], out[pos.size(1):]
+            pos_out, neg_out = out[: pos.size(1)], out[pos.size(1) :]
             loss = -F.logsigmoid(pos_out).mean() - F.logsigmoid(-neg_out).mean()
             loss.backward()
             if tr['grad_clip'] is not None:
@@ -214,12 +227,13 @@ class LinkTask(Task):
     def _scores(self, model: torch.nn.Module, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
         bs = self.cfg['train']['eval_batch_size']
         chunks = progress(range(0, pairs.size(1), bs), self.opts.quiet, desc='Evaluating', unit='chunk')
-        out = [model.predict(h, adj, pairs[:, i:i + bs]).view(-1) for i in chunks]
+        out = [model.predict(h, adj, pairs[:, i : i + bs]).view(-1) for i in chunks]
         return torch.cat(out) if out else pairs.new_empty(0, dtype=torch.float)
 
     @torch.no_grad()
-    def _evaluate_split(self, model: torch.nn.Module, adj: Tensor, pos: Tensor,
-                        neg: Optional[Tensor]) -> Dict[str, float]:
+    def _evaluate_split(
+        self, model: torch.nn.Module, adj: Tensor, pos: Tensor, neg: Optional[Tensor]
+    ) -> Dict[str, float]:
         if neg is None:
             raise ValueError(f"Dataset '{self.name}' has no negatives for evaluation")
         h = model.encode(self.x, adj)
@@ -229,8 +243,9 @@ class LinkTask(Task):
             out = {}
             for k in self.ks:
                 self.evaluator.K = k
-                out[f'hits@{k}'] = float(self.evaluator.eval(
-                    {'y_pred_pos': pos_score, 'y_pred_neg': neg_score})[f'hits@{k}'])
+                out[f'hits@{k}'] = float(
+                    self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score})[f'hits@{k}']
+                )
             return out
         src = pos[0].view(-1, 1).expand_as(neg)  # per-positive negatives: rank within each row
         neg_score = self._scores(model, h, adj, torch.stack([src.reshape(-1), neg.reshape(-1)])).cpu()
@@ -240,8 +255,10 @@ class LinkTask(Task):
     def evaluate(self, model: torch.nn.Module) -> Dict[str, Dict[str, float]]:
         """Valid metrics on the training graph, test metrics on the test-time graph."""
         model.eval()
-        return {'valid': self._evaluate_split(model, self.adj, *self.valid),
-                'test': self._evaluate_split(model, self.test_adj, *self.test)}
+        return {
+            'valid': self._evaluate_split(model, self.adj, *self.valid),
+            'test': self._evaluate_split(model, self.test_adj, *self.test),
+        }
 
     def state_dict(self) -> Dict[str, Any]:
         """The reweighted edge weights (TC reweighting only), so that ``--resume`` continues on the same graph."""
@@ -267,11 +284,10 @@ class LinkTask(Task):
             'use_valedges_as_input': self.cfg['data']['use_valedges_as_input'],
             'negatives_per_positive': tr['num_neg'],
             'tc_reweight': dict(tr['tc_reweight']) if self.tc_alpha is not None else None,
-            'selection': f'test at the best {self.select_on} {self.metric}' if self.select_on != 'last'
-                         else 'the last evaluation',
+            'selection': f'test at the best {self.select_on} {self.metric}'
+            if self.select_on != 'last'
+            else 'the last evaluation',
         }
 
 
 TASKS.register('link', LinkTask)
-
-

@@ -7,6 +7,7 @@ heterogeneous model (RpHGNN) overrides :meth:`NodeTask.model_inputs` in its own 
 stepped once per epoch), cross-entropy on the training nodes (binary cross-entropy per class when the labels are
 multi-label), and test reported at the epoch of the best validation accuracy (``train.select_on``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Tuple
@@ -30,6 +31,7 @@ __all__ = ['NodeTask']
 class NodeTask(Task):
     r"""One ``graphkit train`` call of a node classifier (the run loop, resume and summary come from
     :class:`~graphkit.tasks.run.Task`)."""
+
     task = 'node'
     kinds = ('node', 'hetero-node')
     model_protocol = NodeModel
@@ -48,8 +50,10 @@ class NodeTask(Task):
         self.name = self.ds.name
         self.metric = (cfg['eval']['metric'] or self.ds.metric).lower()
         if self.metric not in TASK_METRICS['node']:
-            raise ValueError(f"Config key 'eval.metric' must be one of {', '.join(TASK_METRICS['node'])} for the "
-                             f'node task (got {self.metric!r})')
+            raise ValueError(
+                f"Config key 'eval.metric' must be one of {', '.join(TASK_METRICS['node'])} for the "
+                f'node task (got {self.metric!r})'
+            )
         if self.ds.is_hetero and 'hetero-node' not in self.model_cls.kinds:
             raise ValueError(f"Model '{opts.model}' needs a homogeneous graph; '{self.name}' is heterogeneous")
         missing = [s for s in ('train', 'valid', 'test') if s not in self.ds.split]
@@ -78,8 +82,7 @@ class NodeTask(Task):
         tr = self.cfg['train']
         model = self.model_cls.from_config(dict(self.cfg['model']), self.ds).to(self.device)
         opt = torch.optim.Adam(model.parameters(), lr=tr['lr'], weight_decay=tr['weight_decay'])
-        return model, Optimizers(opt, make_scheduler(opt, tr['scheduler'], tr['epochs'], tr['step_size'],
-                                                     tr['gamma']))
+        return model, Optimizers(opt, make_scheduler(opt, tr['scheduler'], tr['epochs'], tr['step_size'], tr['gamma']))
 
     # Training ---------------------------------------------------------------------------------------------
     def _loss(self, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -102,19 +105,32 @@ class NodeTask(Task):
         """``acc``, ``micro_f1``, ``macro_f1`` on the valid and test nodes (the splits the dataset has)."""
         model.eval()
         logits = model(*self.inputs)
-        return {s: classification_metrics(logits[self.split[s]], self.y[self.split[s]], self.ds.multi_label)
-                for s in ('valid', 'test') if s in self.split}
+        return {
+            s: classification_metrics(logits[self.split[s]], self.y[self.split[s]], self.ds.multi_label)
+            for s in ('valid', 'test')
+            if s in self.split
+        }
 
     def summary_extra(self) -> Dict[str, Any]:
-        return {'data': {'num_classes': self.ds.num_classes, 'multi_label': self.ds.multi_label,
-                         'target': self.ds.target, 'root': self.ds.root,
-                         **{s: int(idx.numel()) for s, idx in self.ds.split.items()}}}
+        return {
+            'data': {
+                'num_classes': self.ds.num_classes,
+                'multi_label': self.ds.multi_label,
+                'target': self.ds.target,
+                'root': self.ds.root,
+                **{s: int(idx.numel()) for s, idx in self.ds.split.items()},
+            }
+        }
 
     def protocol(self) -> Dict[str, Any]:
         tr = self.cfg['train']
-        return {'selection': self.selection_rule(), 'full_batch': True,
-                'loss': 'binary cross-entropy per class' if self.ds.multi_label else 'cross-entropy',
-                'scheduler': tr['scheduler'], 'normalize_features': self.cfg['data']['normalize_features']}
+        return {
+            'selection': self.selection_rule(),
+            'full_batch': True,
+            'loss': 'binary cross-entropy per class' if self.ds.multi_label else 'cross-entropy',
+            'scheduler': tr['scheduler'],
+            'normalize_features': self.cfg['data']['normalize_features'],
+        }
 
 
 TASKS.register('node', NodeTask)

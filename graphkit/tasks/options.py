@@ -1,4 +1,5 @@
 """The options of one ``graphkit train`` call that are not hyperparameters."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class TrainOptions:
         init_from (str, optional): A run directory whose best model states initialise each run
             (non-strict; e.g. NCN → NCNC warm start).
     """
+
     model: str
     dataset: str
     out: str

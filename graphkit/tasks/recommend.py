@@ -20,6 +20,7 @@ Protocol (the official UltraGCN / LightGCN one, with a validation option):
   user's items, seeded); ``train.select_on: test`` reproduces the official protocol (**best test epoch**,
   no validation split) and the summary says so.
 """
+
 from __future__ import annotations
 
 import sys
@@ -41,6 +42,7 @@ __all__ = ['RecommendTask']
 class RecommendTask(Task):
     r"""One ``graphkit train`` call of a recommendation model (the run loop, resume and summary come from
     :class:`~graphkit.tasks.run.Task`)."""
+
     task = 'recommend'
     kinds = ('recommend',)
     schema = {
@@ -62,19 +64,22 @@ class RecommendTask(Task):
         self.metric = (ev['metric'] or f'recall@{self.ks[0]}').lower()
         name, _, k = self.metric.partition('@')
         if name not in ('recall', 'ndcg', 'precision', 'f1', 'hit') or not k.isdigit():
-            raise ValueError(f"Config key 'eval.metric' must look like 'recall@20' or 'ndcg@20' "
-                             f'(got {self.metric!r})')
+            raise ValueError(f"Config key 'eval.metric' must look like 'recall@20' or 'ndcg@20' (got {self.metric!r})")
         if int(k) not in self.ks:
             self.ks.append(int(k))
             self.ks.sort()
         val_ratio = 0.0 if self.select_on == 'test' else cfg['data']['val_ratio']
         if self.select_on == 'valid' and val_ratio <= 0:
-            raise ValueError("train.select_on 'valid' needs data.val_ratio > 0 (or use train.select_on=test, "
-                             'the official protocol)')
+            raise ValueError(
+                "train.select_on 'valid' needs data.val_ratio > 0 (or use train.select_on=test, the official protocol)"
+            )
         self.ds = load_dataset(opts.dataset, 'recommend', opts.root, seed=opts.seed, val_ratio=val_ratio)
         if self.ds.cold_test_users and not opts.quiet:
-            print(f'Note: {self.ds.cold_test_users} users have test items but no training item; they are '
-                  f'ranked with untrained embeddings', file=sys.stderr)
+            print(
+                f'Note: {self.ds.cold_test_users} users have test items but no training item; they are '
+                f'ranked with untrained embeddings',
+                file=sys.stderr,
+            )
         self.name = self.ds.name
         self._prepare()
 
@@ -82,7 +87,7 @@ class RecommendTask(Task):
         ds, dev = self.ds, self.device
         U, num_items = ds.num_users, ds.num_items
         self.data = ds.data
-        self.train_pos = self.data.edge_label_index.to(dev)               # [2, E] homogeneous
+        self.train_pos = self.data.edge_label_index.to(dev)  # [2, E] homogeneous
         self.data.edge_label_index = self.train_pos
         train_pairs = ds.train.to(dev)
         self.exclude_valid = pairs_to_csr(train_pairs, U, num_items)
@@ -113,7 +118,7 @@ class RecommendTask(Task):
         for start in bar:
             if self.out_of_time():
                 break  # time budget spent: stop inside the epoch
-            pos = self.train_pos[:, perm[start:start + bs]]
+            pos = self.train_pos[:, perm[start : start + bs]]
             neg = model.sample_negatives(pos[0])
             optimizer.zero_grad()
             loss = model.loss(pos, neg, edge_index=self.graph)
@@ -134,39 +139,54 @@ class RecommendTask(Task):
         chunk, den = self.cfg['train']['eval_batch_size'], self.cfg['eval']['denominator']
         out: Dict[str, Dict[str, float]] = {}
         if self.truth_valid is not None:
-            out['valid'] = dot_product_ranking(user_emb, item_emb, self.truth_valid, self.exclude_valid, self.ks,
-                                            chunk, den)
+            out['valid'] = dot_product_ranking(
+                user_emb, item_emb, self.truth_valid, self.exclude_valid, self.ks, chunk, den
+            )
         out['test'] = dot_product_ranking(user_emb, item_emb, self.truth_test, self.exclude_test, self.ks, chunk, den)
         return out
 
     def eval_due(self, epoch: int, epochs: int) -> bool:
         tr = self.cfg['train']
         late = tr['eval_every_from']
-        return (epoch % tr['eval_every'] == 0 or epoch == epochs
-                or (late is not None and epoch >= late))
+        return epoch % tr['eval_every'] == 0 or epoch == epochs or (late is not None and epoch >= late)
 
     def before_runs(self) -> None:
         if self.select_on == 'test' and not self.opts.quiet:
-            print('Selection on the TEST set (official UltraGCN protocol: best test epoch, no validation '
-                  'split); use train.select_on=valid for a clean estimate', file=sys.stderr)
+            print(
+                'Selection on the TEST set (official UltraGCN protocol: best test epoch, no validation '
+                'split); use train.select_on=valid for a clean estimate',
+                file=sys.stderr,
+            )
 
     def summary_extra(self) -> Dict[str, Any]:
         ds = self.ds
-        return {'data': {'num_users': ds.num_users, 'num_items': ds.num_items, 'train': int(ds.train.size(1)),
-                         'valid': 0 if ds.valid is None else int(ds.valid.size(1)), 'test': int(ds.test.size(1)),
-                         'cold_test_users': ds.cold_test_users, 'split_seed': self.opts.seed, 'root': ds.root}}
+        return {
+            'data': {
+                'num_users': ds.num_users,
+                'num_items': ds.num_items,
+                'train': int(ds.train.size(1)),
+                'valid': 0 if ds.valid is None else int(ds.valid.size(1)),
+                'test': int(ds.test.size(1)),
+                'cold_test_users': ds.cold_test_users,
+                'split_seed': self.opts.seed,
+                'root': ds.root,
+            }
+        }
 
     def protocol(self) -> Dict[str, Any]:
         ratio = self.cfg['data']['val_ratio']
-        selection = (f"test at best valid {self.metric} (validation = {ratio} of each user's train.txt items, "
-                     'seeded)' if self.select_on == 'valid' else
-                     f'TEST {self.metric}: best test epoch, no validation split (the official UltraGCN '
-                     'protocol; optimistic)')
+        selection = (
+            f"test at best valid {self.metric} (validation = {ratio} of each user's train.txt items, seeded)"
+            if self.select_on == 'valid'
+            else f'TEST {self.metric}: best test epoch, no validation split (the official UltraGCN '
+            'protocol; optimistic)'
+        )
         return {
-            'selection': selection, 'select_on': self.select_on,
-            'ranking': 'full ranking over all items, training (and validation) items masked, ties by lower '
-                       'item index',
-            'denominator': self.cfg['eval']['denominator'], 'f1': 'from averaged precision and recall',
+            'selection': selection,
+            'select_on': self.select_on,
+            'ranking': 'full ranking over all items, training (and validation) items masked, ties by lower item index',
+            'denominator': self.cfg['eval']['denominator'],
+            'f1': 'from averaged precision and recall',
             'early_stop_evals': self.cfg['train']['early_stop'],
             'time_budget_s': self.cfg['train']['time_budget_s'],
         }

@@ -1,4 +1,5 @@
 """The task registry: each model class names its task (``Model.task``), resolved here."""
+
 from graphkit.registry import Registry
 
 TASKS = Registry('task')

@@ -12,6 +12,7 @@ A run directory holds
 * ``summary.json``: per-run and mean ± std results of each split, the selection rule, #params, wall time and a
   version stamp.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,20 @@ from graphkit.io import atomic_torch_save, atomic_write_text, safe_torch_load
 from graphkit.metrics.names import is_better, metric_direction
 
 __all__ = [
-    'RunDir', 'Task', 'Optimizers', 'make_scheduler', 'load_run', 'seed_everything', 'rng_state',
-    'set_rng_state', 'version_stamp', 'mean_std', 'progress', 'count_parameters', 'SHARED_SCHEMA', 'SPLITS',
+    'RunDir',
+    'Task',
+    'Optimizers',
+    'make_scheduler',
+    'load_run',
+    'seed_everything',
+    'rng_state',
+    'set_rng_state',
+    'version_stamp',
+    'mean_std',
+    'progress',
+    'count_parameters',
+    'SHARED_SCHEMA',
+    'SPLITS',
 ]
 
 
@@ -45,6 +58,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     try:
         import numpy as np
+
         np.random.seed(seed % 2**32)
     except ImportError:  # pragma: no cover
         pass
@@ -75,8 +89,13 @@ def count_parameters(module: torch.nn.Module) -> int:
 
 def _git_sha() -> Optional[str]:
     try:
-        out = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
-                             cwd=Path(graphkit.__file__).resolve().parents[1])
+        out = subprocess.run(
+            ['git', 'rev-parse', 'HEAD'],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(graphkit.__file__).resolve().parents[1],
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -88,13 +107,21 @@ def version_stamp(device: torch.device) -> Dict[str, Any]:
 
     from graphkit.metrics import EVALUATOR_SEMANTICS
     from graphkit.ops import extension_flags
+
     return {
-        'graphkit': graphkit.__version__, 'torch': torch.__version__,
-        'torch_geometric': torch_geometric.__version__, 'cuda': torch.version.cuda,
-        'python': platform.python_version(), 'device': str(device), 'threads': torch.get_num_threads(),
-        'device_name': (torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor()
-                        or platform.machine()),
-        'git_sha': _git_sha(), 'extensions': extension_flags(), 'evaluator': EVALUATOR_SEMANTICS,
+        'graphkit': graphkit.__version__,
+        'torch': torch.__version__,
+        'torch_geometric': torch_geometric.__version__,
+        'cuda': torch.version.cuda,
+        'python': platform.python_version(),
+        'device': str(device),
+        'threads': torch.get_num_threads(),
+        'device_name': (
+            torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()
+        ),
+        'git_sha': _git_sha(),
+        'extensions': extension_flags(),
+        'evaluator': EVALUATOR_SEMANTICS,
     }
 
 
@@ -116,8 +143,9 @@ class _PlainProgress:
     r"""An iterable that prints a plain progress line to stderr at most every :obj:`every` seconds: what a
     log file, ``nohup``, SLURM or CI shows instead of a progress bar."""
 
-    def __init__(self, iterable: Iterable, desc: str = '', unit: str = 'it', total: Optional[int] = None,
-                 every: float = 30.0) -> None:
+    def __init__(
+        self, iterable: Iterable, desc: str = '', unit: str = 'it', total: Optional[int] = None, every: float = 30.0
+    ) -> None:
         self.iterable, self.desc, self.unit, self.every = iterable, desc, unit, every
         self.total = total if total is not None else (len(iterable) if hasattr(iterable, '__len__') else None)
 
@@ -128,9 +156,12 @@ class _PlainProgress:
             if now - last >= self.every and i:
                 last = now
                 done = f'{i}/{self.total}' if self.total else str(i)
-                eta = (f', ETA {format_seconds((now - t0) / i * (self.total - i))}' if self.total else '')
-                print(f'{self.desc}: {done} {self.unit}s, elapsed {format_seconds(now - t0)}{eta}',
-                      file=sys.stderr, flush=True)
+                eta = f', ETA {format_seconds((now - t0) / i * (self.total - i))}' if self.total else ''
+                print(
+                    f'{self.desc}: {done} {self.unit}s, elapsed {format_seconds(now - t0)}{eta}',
+                    file=sys.stderr,
+                    flush=True,
+                )
             yield item
 
     def __len__(self) -> int:
@@ -145,6 +176,7 @@ def progress(iterable: Iterable, quiet: bool = False, **kwargs: Any) -> Iterable
     if not is_tty():
         return _PlainProgress(iterable, kwargs.get('desc', ''), kwargs.get('unit', 'it'), kwargs.get('total'))
     from tqdm import tqdm
+
     return tqdm(iterable, file=sys.stderr, leave=False, dynamic_ncols=True, **kwargs)
 
 
@@ -167,8 +199,9 @@ class Optimizers:
         schedulers (list of LRScheduler, optional): Schedulers, stepped after every epoch.
     """
 
-    def __init__(self, optimizers: Union[torch.optim.Optimizer, Sequence[torch.optim.Optimizer]],
-                 schedulers: Sequence[Any] = ()) -> None:
+    def __init__(
+        self, optimizers: Union[torch.optim.Optimizer, Sequence[torch.optim.Optimizer]], schedulers: Sequence[Any] = ()
+    ) -> None:
         self.optimizers = [optimizers] if isinstance(optimizers, torch.optim.Optimizer) else list(optimizers)
         self.schedulers = list(schedulers)
         if not self.optimizers:
@@ -193,26 +226,31 @@ class Optimizers:
         return float(self.optimizers[0].param_groups[0]['lr'])
 
     def state_dict(self) -> Dict[str, Any]:
-        return {'optimizers': [o.state_dict() for o in self.optimizers],
-                'schedulers': [s.state_dict() for s in self.schedulers]}
+        return {
+            'optimizers': [o.state_dict() for o in self.optimizers],
+            'schedulers': [s.state_dict() for s in self.schedulers],
+        }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         if 'optimizers' not in state:  # a checkpoint of one bare optimiser
             state = {'optimizers': [state], 'schedulers': []}
         if len(state['optimizers']) != len(self.optimizers) or len(state['schedulers']) != len(self.schedulers):
-            raise ValueError(f"The checkpoint holds {len(state['optimizers'])} optimizer(s) and "
-                             f"{len(state['schedulers'])} scheduler(s); the run has {len(self.optimizers)} and "
-                             f'{len(self.schedulers)}: was it started with another config?')
+            raise ValueError(
+                f'The checkpoint holds {len(state["optimizers"])} optimizer(s) and '
+                f'{len(state["schedulers"])} scheduler(s); the run has {len(self.optimizers)} and '
+                f'{len(self.schedulers)}: was it started with another config?'
+            )
         for obj, st in zip(self.optimizers + self.schedulers, state['optimizers'] + state['schedulers']):
             obj.load_state_dict(st)
 
     def __repr__(self) -> str:
         names = [type(o).__name__ for o in self.optimizers + self.schedulers]
-        return f"{self.__class__.__name__}({', '.join(names)})"
+        return f'{self.__class__.__name__}({", ".join(names)})'
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, name: Optional[str], epochs: int, step_size: int = 50,
-                   gamma: float = 0.5) -> List[Any]:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, name: Optional[str], epochs: int, step_size: int = 50, gamma: float = 0.5
+) -> List[Any]:
     r"""The learning-rate scheduler :obj:`name` of :obj:`optimizer` as a list (empty for :obj:`None`):
     ``'step'`` multiplies the rate by :obj:`gamma` every :obj:`step_size` epochs, ``'cosine'`` anneals it to 0
     over :obj:`epochs` (:class:`torch.optim.lr_scheduler.CosineAnnealingLR`)."""
@@ -232,6 +270,7 @@ class RunDir:
         path (str or Path): Where the run lives. It is created by :meth:`create`, not here, so that a run that
             fails while validating its input leaves nothing behind.
     """
+
     def __init__(self, path: os.PathLike) -> None:
         self.path = Path(path)
 
@@ -252,8 +291,10 @@ class RunDir:
     def create(self, config: Dict[str, Any], resume: bool) -> None:
         """Create the directory and write :obj:`config`; without :obj:`resume` an existing run is an error."""
         if self.path.exists() and any(self.path.iterdir()) and not resume:
-            raise FileExistsError(f"Run directory '{self.path}' already exists and is not empty; pass --resume "
-                                  f'to continue it or --out to choose another directory')
+            raise FileExistsError(
+                f"Run directory '{self.path}' already exists and is not empty; pass --resume "
+                f'to continue it or --out to choose another directory'
+            )
         self.path.mkdir(parents=True, exist_ok=True)
         self.write_yaml('config.yaml', config)
 
@@ -282,8 +323,9 @@ class RunDir:
         """Keep only the metric lines for which :obj:`keep(record)` holds (used on resume)."""
         if not self.metrics.exists():
             return
-        lines: List[str] = [line for line in self.metrics.read_text().splitlines()
-                            if line.strip() and keep(json.loads(line))]
+        lines: List[str] = [
+            line for line in self.metrics.read_text().splitlines() if line.strip() and keep(json.loads(line))
+        ]
         atomic_write_text(self.metrics, ''.join(line + '\n' for line in lines))
 
 
@@ -335,6 +377,7 @@ class Task:
     ``eval.metric``. A subclass declares its own keys in :attr:`schema`; every value is checked (type, range,
     choices) before any data, model or file is made.
     """
+
     task: str = ''
     #: The kinds of dataset the task serves (see :obj:`graphkit.data.KINDS`).
     kinds: Tuple[str, ...] = ()
@@ -355,8 +398,10 @@ class Task:
         tr = cfg['train']
         self.select_on: str = tr['select_on']
         if self.select_on == 'last' and tr['early_stop'] is not None:
-            raise ValueError("Config key 'train.early_stop' needs train.select_on 'valid' or 'test' (with "
-                             "'last' nothing is selected)")
+            raise ValueError(
+                "Config key 'train.early_stop' needs train.select_on 'valid' or 'test' (with "
+                "'last' nothing is selected)"
+            )
 
     @property
     def direction(self) -> str:
@@ -410,6 +455,7 @@ class Task:
         :class:`ValueError` naming both when the dataset serves no kind the model accepts)."""
         from graphkit.data import choose_kind
         from graphkit.models import MODELS
+
         model_cls = MODELS.get(self.opts.model)
         if model_cls.task != self.task:
             raise ValueError(f"Model '{self.opts.model}' belongs to the {model_cls.task} task, not {self.task}")
@@ -438,31 +484,37 @@ class Task:
             print(line, file=getattr(sys, stream), flush=True)
         if self._log_file is not None:
             with open(self._log_file, 'a') as f:
-                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+                f.write(f'{time.strftime("%Y-%m-%d %H:%M:%S")} {line}\n')
 
     def _select(self, res: Dict[str, Dict[str, float]], best: Dict[str, Any]) -> bool:
         """Whether the evaluation :obj:`res` replaces :obj:`best`."""
         if self.select_on == 'last' or best['epoch'] < 0:
             if self.select_on != 'last' and self.metric not in res.get(self.select_on, {}):
-                raise ValueError(f"train.select_on is '{self.select_on}' but the {self.task} task's evaluation "
-                                 f"has no {self.select_on} {self.metric} (splits: {sorted(res)}); choose "
-                                 f"train.select_on among {[s for s in res if self.metric in res[s]] + ['last']}")
+                raise ValueError(
+                    f"train.select_on is '{self.select_on}' but the {self.task} task's evaluation "
+                    f'has no {self.select_on} {self.metric} (splits: {sorted(res)}); choose '
+                    f'train.select_on among {[s for s in res if self.metric in res[s]] + ["last"]}'
+                )
             return True
         return is_better(res[self.select_on][self.metric], best[self.select_on][self.metric], self.direction)
 
     def _eval_line(self, run: int, epoch: int, loss: Optional[float], res: Dict[str, Dict[str, float]]) -> str:
-        shown = ', '.join(f'{s.capitalize()}: {res[s][self.metric]:.4f}' for s in SPLITS
-                          if self.metric in res.get(s, {}))
-        return (f"Run: {run + 1:02d}, Epoch: {epoch:03d}, Loss: {'-' if loss is None else f'{loss:.4f}'}, "
-                f'{shown} ({self.metric})')
+        shown = ', '.join(
+            f'{s.capitalize()}: {res[s][self.metric]:.4f}' for s in SPLITS if self.metric in res.get(s, {})
+        )
+        return (
+            f'Run: {run + 1:02d}, Epoch: {epoch:03d}, Loss: {"-" if loss is None else f"{loss:.4f}"}, '
+            f'{shown} ({self.metric})'
+        )
 
     @staticmethod
-    def _timing(epoch: int, epochs: int, optimizer: Optimizers, epoch_time: float, elapsed: float,
-                done: int) -> str:
+    def _timing(epoch: int, epochs: int, optimizer: Optimizers, epoch_time: float, elapsed: float, done: int) -> str:
         """``'lr 0.01 | 0.09 s/epoch | elapsed 3.1 s | ETA 12.0 s'`` (the ETA of this run)."""
         eta = elapsed / max(done, 1) * (epochs - epoch)
-        return (f'lr {optimizer.lr:.3g} | {epoch_time:.2f} s/epoch | elapsed {format_seconds(elapsed)} | '
-                f'ETA {format_seconds(eta)}')
+        return (
+            f'lr {optimizer.lr:.3g} | {epoch_time:.2f} s/epoch | elapsed {format_seconds(elapsed)} | '
+            f'ETA {format_seconds(eta)}'
+        )
 
     def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         """Train and evaluate run :obj:`run` (seed ``opts.seed + run``), resuming from :obj:`ckpt` if given."""
@@ -501,20 +553,32 @@ class Task:
                 loss = self.train_epoch(model, optimizer, epoch)
                 optimizer.epoch_end()
                 train_time += time.perf_counter() - t1
-                timing = self._timing(epoch, epochs, optimizer, time.perf_counter() - t1, time.perf_counter() - t0,
-                                      epoch - start + 1)
+                timing = self._timing(
+                    epoch, epochs, optimizer, time.perf_counter() - t1, time.perf_counter() - t0, epoch - start + 1
+                )
             over = self.out_of_time()
             evaluating = epoch == 0 or over or self.eval_due(epoch, epochs)
             if epoch > 0:  # an epoch line: in train.log always; on stderr off a terminal, unless an eval line follows
-                self.log(f"Run {run + 1:02d} | epoch {epoch}/{epochs} | loss {'-' if loss is None else f'{loss:.4f}'}"
-                         f' | {timing}', None if is_tty() or evaluating else 'stderr')
+                self.log(
+                    f'Run {run + 1:02d} | epoch {epoch}/{epochs} | loss {"-" if loss is None else f"{loss:.4f}"}'
+                    f' | {timing}',
+                    None if is_tty() or evaluating else 'stderr',
+                )
             if evaluating:
                 t1 = time.perf_counter()
                 res = self.evaluate(model)
                 eval_time += time.perf_counter() - t1
                 num_evals += 1
-                rundir.log_metrics({'run': run, 'epoch': epoch, 'loss': None if loss is None else finite(loss),
-                                    **res, **self.log_extra(), 'time_s': time.perf_counter() - t0})
+                rundir.log_metrics(
+                    {
+                        'run': run,
+                        'epoch': epoch,
+                        'loss': None if loss is None else finite(loss),
+                        **res,
+                        **self.log_extra(),
+                        'time_s': time.perf_counter() - t0,
+                    }
+                )
                 if self._select(res, best):
                     best = {'epoch': epoch, **res}
                     best_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
@@ -524,22 +588,40 @@ class Task:
                 self.log(self._eval_line(run, epoch, loss, res) + (f' | {timing}' if timing else ''))
                 stopped = over or (tr['early_stop'] is not None and bad >= tr['early_stop'])
             if epoch > 0:
-                rundir.save(rundir.checkpoint, {
-                    'run': run, 'epoch': epoch, 'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                    'task': self.state_dict(), 'best': best, 'best_model': best_state, 'rng': rng_state(),
-                    'bad_evals': bad, 'stopped': stopped, 'elapsed': time.perf_counter() - t0,
-                    'results': self.results,
-                })
+                rundir.save(
+                    rundir.checkpoint,
+                    {
+                        'run': run,
+                        'epoch': epoch,
+                        'model': model.state_dict(),
+                        'optimizer': optimizer.state_dict(),
+                        'task': self.state_dict(),
+                        'best': best,
+                        'best_model': best_state,
+                        'rng': rng_state(),
+                        'bad_evals': bad,
+                        'stopped': stopped,
+                        'elapsed': time.perf_counter() - t0,
+                        'results': self.results,
+                    },
+                )
             if stopped:
                 break
         rundir.save(rundir.best_state(run), best_state if best_state is not None else model.state_dict())
         self.num_parameters = count_parameters(model)
         done = max(epoch - start + 1, 0)
         splits = {s: best[s] for s in SPLITS if s in best}
-        return {'run': run, 'seed': seed, 'best_epoch': best['epoch'], 'last_epoch': epoch, 'stopped_early': stopped,
-                **splits, 'wall_time_s': time.perf_counter() - t0,
-                'train_time_per_epoch_s': train_time / done if done else None,
-                'eval_time_s': eval_time / num_evals if num_evals else None}
+        return {
+            'run': run,
+            'seed': seed,
+            'best_epoch': best['epoch'],
+            'last_epoch': epoch,
+            'stopped_early': stopped,
+            **splits,
+            'wall_time_s': time.perf_counter() - t0,
+            'train_time_per_epoch_s': train_time / done if done else None,
+            'eval_time_s': eval_time / num_evals if num_evals else None,
+        }
 
     def run(self) -> Dict[str, Any]:
         """All runs, resuming from ``opts.out`` under ``opts.resume``; writes and returns the summary.
@@ -558,9 +640,11 @@ class Task:
         self.prepare(self.opts.seed, 0)
         model = self.build()[0]
         if self.model_protocol is not None and not isinstance(model, self.model_protocol):
-            raise ValueError(f"Model '{self.opts.model}' ({type(model).__name__}) does not implement "
-                             f'{self.model_protocol.__module__}.{self.model_protocol.__name__}, which the '
-                             f'{self.task} task needs')
+            raise ValueError(
+                f"Model '{self.opts.model}' ({type(model).__name__}) does not implement "
+                f'{self.model_protocol.__module__}.{self.model_protocol.__name__}, which the '
+                f'{self.task} task needs'
+            )
         self.num_parameters = count_parameters(model)
         rundir.create(self.cfg, resume=self.opts.resume)
         self._log_file = rundir.path / 'train.log'
@@ -587,26 +671,35 @@ class Task:
         rule, protocol and versions."""
         splits = [s for s in SPLITS if any(r.get(s) for r in self.results)]
         out: Dict[str, Any] = {
-            'task': self.task, 'model': self.opts.model, 'dataset': self.name, 'metric': self.metric,
-            'direction': self.direction, 'select_on': self.select_on, 'selection': self.selection_rule(),
-            'splits': splits, 'runs': self.results,
+            'task': self.task,
+            'model': self.opts.model,
+            'dataset': self.name,
+            'metric': self.metric,
+            'direction': self.direction,
+            'select_on': self.select_on,
+            'selection': self.selection_rule(),
+            'splits': splits,
+            'runs': self.results,
         }
         for s in splits:
             with_split = [r for r in self.results if r.get(s)]
             keys = list(dict.fromkeys(k for r in with_split for k in r[s]))
             out[s] = {k: mean_std(r[s][k] for r in with_split if k in r[s]) for k in keys}
-        out.update({
-            'num_parameters': self.num_parameters,
-            'wall_time_s': sum(r['wall_time_s'] for r in self.results),
-            **self.summary_extra(),
-            'protocol': self.protocol(),
-            'versions': version_stamp(self.device),
-        })
+        out.update(
+            {
+                'num_parameters': self.num_parameters,
+                'wall_time_s': sum(r['wall_time_s'] for r in self.results),
+                **self.summary_extra(),
+                'protocol': self.protocol(),
+                'versions': version_stamp(self.device),
+            }
+        )
         return out
 
 
-def load_run(run_dir: os.PathLike, root: Optional[str] = None, run: int = 0,
-             device: str = 'cpu') -> Tuple[Dict[str, Any], Task, torch.nn.Module]:
+def load_run(
+    run_dir: os.PathLike, root: Optional[str] = None, run: int = 0, device: str = 'cpu'
+) -> Tuple[Dict[str, Any], Task, torch.nn.Module]:
     r"""Rebuild run :obj:`run` of a finished ``graphkit train`` run directory: its summary, its task (data and
     split of that run's seed) and the best model, in eval mode. Used by ``graphkit evaluate`` and
     ``graphkit analyze``."""
@@ -623,8 +716,15 @@ def load_run(run_dir: os.PathLike, root: Optional[str] = None, run: int = 0,
     if run not in records:
         raise ValueError(f"'run' must be one of {sorted(records)} for '{run_dir}' (got {run})")
     first = summary['runs'][0]
-    opts = TrainOptions(model=summary['model'], dataset=summary['dataset'], root=root, out=str(rundir.path),
-                        device=device, quiet=True, seed=first['seed'] - first['run'])
+    opts = TrainOptions(
+        model=summary['model'],
+        dataset=summary['dataset'],
+        root=root,
+        out=str(rundir.path),
+        device=device,
+        quiet=True,
+        seed=first['seed'] - first['run'],
+    )
     task = TASKS.get(summary['task'])(opts, cfg)
     task.prepare(records[run]['seed'], run)
     model, _ = task.build()

@@ -1,4 +1,5 @@
 """TC-guided edge reweighting: column mass, schedule, weighted TC monitor (training with it: tests/tasks)."""
+
 import pytest
 import torch
 
@@ -14,9 +15,11 @@ def _split(n=50, seed=0):
     e = e[:, torch.randperm(e.size(1), generator=g)]
     m = e.size(1)
     neg = torch.randint(0, n, (2, 30), generator=g)
-    return {'train': {'edge': e[:, :int(.7 * m)].t()},
-            'valid': {'edge': e[:, int(.7 * m):int(.8 * m)].t(), 'edge_neg': neg.t()},
-            'test': {'edge': e[:, int(.8 * m):].t(), 'edge_neg': neg.t()}}
+    return {
+        'train': {'edge': e[:, : int(0.7 * m)].t()},
+        'valid': {'edge': e[:, int(0.7 * m) : int(0.8 * m)].t(), 'edge_neg': neg.t()},
+        'test': {'edge': e[:, int(0.8 * m) :].t(), 'edge_neg': neg.t()},
+    }
 
 
 @pytest.mark.parametrize('aug_type', ['gcn', 'sage'])

@@ -1,4 +1,5 @@
 """Correlations, binning and the distribution shift against scipy and hand-computed values."""
+
 import math
 
 import pytest
@@ -28,14 +29,14 @@ def test_pearson_spearman_match_scipy(seed):
 
 
 def test_degenerate_correlations_are_nan():
-    assert math.isnan(pearson(torch.ones(5), torch.arange(5.)))
-    assert math.isnan(spearman(torch.tensor([1.]), torch.tensor([2.])))
+    assert math.isnan(pearson(torch.ones(5), torch.arange(5.0)))
+    assert math.isnan(spearman(torch.tensor([1.0]), torch.tensor([2.0])))
     with pytest.raises(ValueError, match="'x' and 'y'"):
         pearson(torch.ones(3), torch.ones(4))
 
 
 def test_correlations_table_and_mask():
-    x = torch.arange(10.)
+    x = torch.arange(10.0)
     perf = {'mrr': x * 2, 'hit@10': -x}
     out = correlations({'tc': x}, perf, mask=x < 5)
     assert out['mrr']['tc']['pearson'] == pytest.approx(1.0)
@@ -54,8 +55,8 @@ def test_binned_means_by_hand():
 
 
 def test_quantile_bins_merge_duplicates():
-    deg = torch.tensor([1.] * 8 + [2., 3., 4., 5.])
-    rows = quantile_binned_means(deg, torch.arange(12.), num_bins=4)
+    deg = torch.tensor([1.0] * 8 + [2.0, 3.0, 4.0, 5.0])
+    rows = quantile_binned_means(deg, torch.arange(12.0), num_bins=4)
     assert sum(r['count'] for r in rows) == 12
     assert len(rows) < 4 + 1
 

@@ -48,8 +48,11 @@ def test_every_preset_resolves_and_validates(path):
 
 
 def test_link_only_keys_are_rejected_for_recommendation():
-    with pytest.raises(ValueError, match=r"Unknown config key 'train.target_link_removal' in --set .*; keys the "
-                                         r'recommend task and model ultragcn knows: .*train.eval_every_from'):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown config key 'train.target_link_removal' in --set .*; keys the "
+        r'recommend task and model ultragcn knows: .*train.eval_every_from',
+    ):
         load_config('ultragcn', overrides=['train.target_link_removal=true'])
     assert 'use_valedges_as_input' not in load_config('lightgcn')['data']
     assert load_config('ncn', overrides=['train.target_link_removal=false'])['train']['target_link_removal'] is False
@@ -67,14 +70,22 @@ def test_task_defaults_declare_the_schema(task):
 
 
 def test_schema_checks_types_ranges_and_choices():
-    schema = {'train.lr': Field('float', min=0), 'train.select_on': Field('str', choices=('valid', 'test')),
-              'train.early_stop': Field('int', nullable=True, min=1), 'eval.ks': Field('list[int]', min=1)}
+    schema = {
+        'train.lr': Field('float', min=0),
+        'train.select_on': Field('str', choices=('valid', 'test')),
+        'train.early_stop': Field('int', nullable=True, min=1),
+        'eval.ks': Field('list[int]', min=1),
+    }
     cfg = {'train': {'lr': '1e-3', 'select_on': 'valid', 'early_stop': None}, 'eval': {'ks': [20]}}
     assert validate(cfg, schema)['train']['lr'] == 0.001  # YAML reads 1e-3 as a string
-    for key, value, message in [('lr', 'nan', "'train.lr' must be a finite number >= 0"),
-                                ('lr', 'abc', "'train.lr'"), ('lr', -1.0, "'train.lr'"), ('lr', True, "'train.lr'"),
-                                ('select_on', 'best', "'train.select_on' must be valid | test"),
-                                ('early_stop', 0, "'train.early_stop' must be an integer >= 1 or null")]:
+    for key, value, message in [
+        ('lr', 'nan', "'train.lr' must be a finite number >= 0"),
+        ('lr', 'abc', "'train.lr'"),
+        ('lr', -1.0, "'train.lr'"),
+        ('lr', True, "'train.lr'"),
+        ('select_on', 'best', "'train.select_on' must be valid | test"),
+        ('early_stop', 0, "'train.early_stop' must be an integer >= 1 or null"),
+    ]:
         bad = {'train': {**cfg['train'], key: value}, 'eval': {'ks': [20]}}
         with pytest.raises(ValueError, match=message):
             validate(bad, schema)

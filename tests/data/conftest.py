@@ -34,9 +34,7 @@ def make_ogbl(
     """A tiny ogbl dataset in root/<name with _>/ (written by :func:`write_ogbl_dataset`); returns
     (dataset dir, dict of what was written)."""
     rng = np.random.default_rng(seed)
-    pairs = np.array(
-        [(i, j) for i in range(num_nodes) for j in range(i + 1, num_nodes)], dtype=np.int64
-    )
+    pairs = np.array([(i, j) for i in range(num_nodes) for j in range(i + 1, num_nodes)], dtype=np.int64)
     pairs = pairs[rng.permutation(len(pairs))]
     train, valid, test, neg = pairs[:20], pairs[20:25], pairs[25:30], pairs[30:40]
     out = {'train': train, 'valid': valid, 'test': test, 'neg': neg}
@@ -63,9 +61,7 @@ def make_ogbl(
             train_split.update(weight=out['weight'], year=out['year'])
     if train_pt:
         split['train'] = train_split
-    d = write_ogbl_dataset(
-        root, name, num_nodes, split, x=x, split_type=split_type, edges=train, edge_attrs=edge_attrs
-    )
+    d = write_ogbl_dataset(root, name, num_nodes, split, x=x, split_type=split_type, edges=train, edge_attrs=edge_attrs)
     return str(d), out
 
 
@@ -92,9 +88,7 @@ def make_ogbn_mag(root, seed=0):
     rng = np.random.default_rng(seed)
     d = osp.join(str(root), 'ogbn_mag')
     num = {'author': 5, 'field_of_study': 3, 'institution': 2, 'paper': 8}
-    write_csv_gz(
-        osp.join(d, 'raw', 'num-node-dict.csv.gz'), [[num[k] for k in num]], header=','.join(num)
-    )
+    write_csv_gz(osp.join(d, 'raw', 'num-node-dict.csv.gz'), [[num[k] for k in num]], header=','.join(num))
     rels = {
         ('author', 'affiliated_with', 'institution'),
         ('author', 'writes', 'paper'),
@@ -112,9 +106,7 @@ def make_ogbn_mag(root, seed=0):
     write_csv_gz(osp.join(d, 'raw', 'node-feat', 'paper', 'node-feat.csv.gz'), x)
     y = rng.integers(0, 5, num['paper'])
     write_csv_gz(osp.join(d, 'raw', 'node-label', 'paper', 'node-label.csv.gz'), y)
-    write_csv_gz(
-        osp.join(d, 'raw', 'node_year', 'paper', 'node_year.csv.gz'), rng.integers(2010, 2020, 8)
-    )
+    write_csv_gz(osp.join(d, 'raw', 'node_year', 'paper', 'node_year.csv.gz'), rng.integers(2010, 2020, 8))
     idx = {'train': np.arange(5), 'valid': np.array([5, 6]), 'test': np.array([7])}
     for s, v in idx.items():
         write_csv_gz(osp.join(d, 'split', 'time', 'paper', f'{s}.csv.gz'), v)

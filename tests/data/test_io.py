@@ -10,13 +10,12 @@ import torch
 
 from graphkit.data.io import (
     RestrictedUnpickler,
-    atomic_torch_save,
     is_writable_dir,
     load_legacy_split,
     read_csv,
     read_planetoid_pickle,
-    safe_torch_load,
 )
+from graphkit.io import atomic_torch_save, safe_torch_load
 
 from .conftest import PWNED, Evil, cleanup_mode, read_only, write_csv
 
@@ -39,9 +38,7 @@ def test_load_legacy_split(tmp_path, zipfile):
 
 def test_load_legacy_split_refuses_objects(tmp_path):
     path = tmp_path / 'test.pt'
-    torch.save(
-        {'edge': np.zeros((2, 2)), 'evil': Evil()}, path, _use_new_zipfile_serialization=False
-    )
+    torch.save({'edge': np.zeros((2, 2)), 'evil': Evil()}, path, _use_new_zipfile_serialization=False)
     PWNED.clear()
     with pytest.raises(ValueError, match='not executed') as e:
         load_legacy_split(str(path))

@@ -6,11 +6,7 @@ from graphkit.data.link_split import undirected_pairs
 
 
 def codes(pairs, n):  # (B, 2) -> order-free codes
-    return set(
-        (
-            torch.minimum(pairs[:, 0], pairs[:, 1]) * n + torch.maximum(pairs[:, 0], pairs[:, 1])
-        ).tolist()
-    )
+    return set((torch.minimum(pairs[:, 0], pairs[:, 1]) * n + torch.maximum(pairs[:, 0], pairs[:, 1])).tolist())
 
 
 def random_graph(n=60, e=300, seed=0):
@@ -76,12 +72,8 @@ def test_same_seed_same_split():
 def test_random_link_split(val_ratio, test_ratio):
     ei = random_graph()
     E = undirected_pairs(ei, 60).size(1)
-    split = random_link_split(
-        ei, 60, val_ratio=val_ratio, test_ratio=test_ratio, num_test_neg=50, seed=0
-    )
-    assert (
-        split['valid']['edge'].size(0) == int(val_ratio * E) == split['valid']['edge_neg'].size(0)
-    )
+    split = random_link_split(ei, 60, val_ratio=val_ratio, test_ratio=test_ratio, num_test_neg=50, seed=0)
+    assert split['valid']['edge'].size(0) == int(val_ratio * E) == split['valid']['edge_neg'].size(0)
     assert split['test']['edge'].size(0) == int(test_ratio * E)
     assert split['test']['edge_neg'].size(0) == 50
     assert_valid(split, ei, 60)
@@ -93,9 +85,7 @@ def test_negatives_exhaust_non_edges():
     full = torch.combinations(torch.arange(n), 2).t()
     missing = full[:, :6]
     ei = full[:, 6:]
-    split = random_link_split(
-        ei, n, val_ratio=0.1, test_ratio=0.1, num_val_neg=2, num_test_neg=4, seed=0
-    )
+    split = random_link_split(ei, n, val_ratio=0.1, test_ratio=0.1, num_val_neg=2, num_test_neg=4, seed=0)
     got = codes(torch.cat([split['valid']['edge_neg'], split['test']['edge_neg']]), n)
     assert got == codes(missing.t(), n)
     with pytest.raises(ValueError, match='only 6 non-edges'):
@@ -122,14 +112,10 @@ def test_check_link_split_catches_leaks():
     ei = random_graph()
     split = ncn_link_split(ei, 60, seed=0)
     leaked = {s: dict(v) for s, v in split.items()}
-    leaked['test']['edge'] = torch.cat(
-        [leaked['test']['edge'], leaked['train']['edge'][:1].flip(1)]
-    )
+    leaked['test']['edge'] = torch.cat([leaked['test']['edge'], leaked['train']['edge'][:1].flip(1)])
     with pytest.raises(AssertionError, match="both 'train' and 'test'"):
         check_link_split(leaked, 60)
     bad = {s: dict(v) for s, v in split.items()}
-    bad['valid']['edge_neg'] = torch.cat(
-        [bad['valid']['edge_neg'], bad['test']['edge'][:1].flip(1)]
-    )
+    bad['valid']['edge_neg'] = torch.cat([bad['valid']['edge_neg'], bad['test']['edge'][:1].flip(1)])
     with pytest.raises(AssertionError, match="'valid' negatives are positive"):
         check_link_split(bad, 60)

@@ -62,9 +62,7 @@ def test_collab_extras_and_missing_train(tmp_path):
 
 @pytest.mark.parametrize('train_pt', [True, False])
 def test_citation2(tmp_path, train_pt):
-    _, w = make_ogbl(
-        tmp_path, 'ogbl-citation2', split_type='time', citation=True, train_pt=train_pt
-    )
+    _, w = make_ogbl(tmp_path, 'ogbl-citation2', split_type='time', citation=True, train_pt=train_pt)
     ds = OGBLinkDataset(str(tmp_path), 'ogbl-citation2')
     assert ds[0].edge_index.shape == (2, 20)  # directed
     split = ds.get_edge_split()
@@ -78,9 +76,7 @@ def test_unknown_ogbl_name_any_split_type(tmp_path):
     make_ogbl(tmp_path, 'ogbl-tiny', split_type='whatever')
     ds = OGBLinkDataset(str(tmp_path), 'ogbl-tiny')
     assert ds.split_type == 'whatever' and ds[0].edge_index.shape == (2, 40)
-    assert OGBLinkDataset(str(tmp_path), 'ogbl-tiny', add_inverse_edge=False)[
-        0
-    ].edge_index.shape == (2, 20)
+    assert OGBLinkDataset(str(tmp_path), 'ogbl-tiny', add_inverse_edge=False)[0].edge_index.shape == (2, 20)
 
 
 def test_bad_name(tmp_path):
@@ -127,9 +123,7 @@ def test_out_of_range(tmp_path):
     with pytest.raises(ValueError, match=r'edge\.csv\.gz.*outside'):
         OGBLinkDataset(str(tmp_path), 'ogbl-ddi')
     write_csv_gz(osp.join(d, 'raw', 'edge.csv.gz'), w['train'])
-    write_split(
-        osp.join(d, 'split', 'target', 'test.pt'), {'edge': w['test'], 'edge_neg': w['neg'] + 5}
-    )
+    write_split(osp.join(d, 'split', 'target', 'test.pt'), {'edge': w['test'], 'edge_neg': w['neg'] + 5})
     with pytest.raises(ValueError, match=r"test\.pt.*'edge_neg'.*outside \[0, 12\)"):
         OGBLinkDataset(str(tmp_path), 'ogbl-ddi')
 

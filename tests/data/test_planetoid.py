@@ -152,11 +152,7 @@ def test_isolated_test_nodes(tmp_path):
     (d / 'ind.citeseer.test.index').write_text('9\n6\n7\n')
     data = PlanetoidRaw(str(tmp_path), 'citeseer')[0]
     assert data.num_nodes == 10
-    assert (
-        data.x[9].tolist() == [100, 1]
-        and data.x[6].tolist() == [200, 2]
-        and data.x[7].tolist() == [300, 3]
-    )
+    assert data.x[9].tolist() == [100, 1] and data.x[6].tolist() == [200, 2] and data.x[7].tolist() == [300, 3]
     assert data.x[8].tolist() == [0, 0]
     assert data.y[9] == 2 and data.y[6] == 1 and data.y[7] == 0
     assert sorted(map(tuple, data.edge_index.t().tolist())) == [

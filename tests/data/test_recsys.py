@@ -4,7 +4,7 @@ import torch
 from graphkit.data import DATASETS, dataset_info
 from graphkit.data.recsys import find_recsys_root, load_recsys_dataset, read_interactions
 
-TRAIN = '0 0 1 2\n1 2 3\n2\n3 1 1 4\n'   # user 2 has no items; user 3 lists item 1 twice
+TRAIN = '0 0 1 2\n1 2 3\n2\n3 1 1 4\n'  # user 2 has no items; user 3 lists item 1 twice
 TEST = '0 3\n1 0 4\n2 0\n3\n'
 
 
@@ -67,12 +67,15 @@ def test_validation_split_is_seeded_and_disjoint(tmp_path):
     assert a.data.val_edge_label_index.size(1) == a.valid.size(1)
 
 
-@pytest.mark.parametrize('text,match', [
-    ('0 1 x\n', "line 1: expected 'user item item ...'"),
-    ('0 1\n1 2.5\n', 'line 2'),
-    ('0 1\n-1 2\n', 'line 2: ids must be non-negative'),
-    ('0 -3\n', 'non-negative'),
-])
+@pytest.mark.parametrize(
+    'text,match',
+    [
+        ('0 1 x\n', "line 1: expected 'user item item ...'"),
+        ('0 1\n1 2.5\n', 'line 2'),
+        ('0 1\n-1 2\n', 'line 2: ids must be non-negative'),
+        ('0 -3\n', 'non-negative'),
+    ],
+)
 def test_malformed_lines(tmp_path, text, match):
     _write(tmp_path, train=text)
     with pytest.raises(ValueError, match=match):

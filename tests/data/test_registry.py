@@ -44,8 +44,11 @@ def test_kind_mismatch_names_the_kinds():
     assert choose_kind('cora', ('link',)) == 'link'
     assert choose_kind('cora', ('node', 'hetero-node')) == 'node'
     assert choose_kind('my-folder', ('recommend',)) == 'recommend'  # any LightGCN-format folder
-    with pytest.raises(ValueError, match=r"model ncn needs a link dataset, but 'ml-1m' serves recommend; "
-                                         r'link datasets: citeseer, cora'):
+    with pytest.raises(
+        ValueError,
+        match=r"model ncn needs a link dataset, but 'ml-1m' serves recommend; "
+        r'link datasets: citeseer, cora',
+    ):
         choose_kind('ml-1m', ('link',), 'model ncn')
     with pytest.raises(ValueError, match="'ogbn-mag' serves hetero-node; node datasets"):
         choose_kind('ogbn-mag', ('node',))
@@ -113,8 +116,9 @@ def test_dataset_info(tmp_path):
     link_cora(tmp_path / 'cora' / 'raw')
     make_ogbl(tmp_path, 'ogbl-ddi')
     rows = dataset_info(str(tmp_path))
-    assert {(d['kind'], d['name']) for d in rows} == {(k, n) for k in ('link', 'recommend', 'node', 'hetero-node')
-                                                      for n in DATASETS.names(k)}
+    assert {(d['kind'], d['name']) for d in rows} == {
+        (k, n) for k in ('link', 'recommend', 'node', 'hetero-node') for n in DATASETS.names(k)
+    }
     assert {d['name'] for d in rows if d['kind'] == 'node' and d['found']} == {'cora'}
     info = {d['name']: d for d in rows if d['kind'] == 'link'}
     assert info['cora']['found'] and info['ogbl-ddi']['found']
@@ -125,9 +129,7 @@ def test_dataset_info(tmp_path):
 
 
 @pytest.mark.dataset
-@pytest.mark.skipif(
-    not (SHARED_DATA / 'ogbl_ddi').is_dir(), reason='../shared/data/ogbl_ddi not present'
-)
+@pytest.mark.skipif(not (SHARED_DATA / 'ogbl_ddi').is_dir(), reason='../shared/data/ogbl_ddi not present')
 def test_real_ogbl_ddi(tmp_path):
     t0 = time.perf_counter()
     ds = load_link_dataset('ogbl-ddi', root=str(SHARED_DATA))
@@ -147,6 +149,4 @@ def test_real_ogbl_ddi(tmp_path):
     cached = load_link_dataset('ogbl-ddi', root=str(tmp_path))
     second = time.perf_counter() - t0
     assert torch.equal(cached.split_edge['test']['edge_neg'], s['test']['edge_neg'])
-    print(
-        f'\nogbl-ddi: first load (no cache, read-only root) {first:.2f}s; cached load {second:.2f}s'
-    )
+    print(f'\nogbl-ddi: first load (no cache, read-only root) {first:.2f}s; cached load {second:.2f}s')

@@ -26,15 +26,18 @@ def test_loss_equals_hand_computation():
     assert float(fn(pos, neg, pos_beta, neg_beta, ii, om, l2)) == pytest.approx(expected, rel=1e-6)
     mean = UltraGCNLoss(0.1, 2.0, 0.3, 4.0, 5.0, 0.0, 0.2, reduction='mean')
     assert float(mean(pos, neg, pos_beta, neg_beta, ii, om)) == pytest.approx(
-        (expected - 0.5 * 0.01 * 3.0) / 2, rel=1e-6)
+        (expected - 0.5 * 0.01 * 3.0) / 2, rel=1e-6
+    )
 
 
 def test_loss_reduces_to_bce_sum():
     pos, neg = torch.randn(4), torch.randn(4, 2)
     fn = UltraGCNLoss(1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0)
     out = fn(pos, neg, torch.rand(4), torch.rand(4, 2))
-    ref = F.binary_cross_entropy_with_logits(pos, torch.ones(4), reduction='sum') + \
-        F.binary_cross_entropy_with_logits(neg, torch.zeros(4, 2), reduction='none').mean(1).sum()
+    ref = (
+        F.binary_cross_entropy_with_logits(pos, torch.ones(4), reduction='sum')
+        + F.binary_cross_entropy_with_logits(neg, torch.zeros(4, 2), reduction='none').mean(1).sum()
+    )
     torch.testing.assert_close(out, ref)
     assert str(fn) == 'UltraGCNLoss(w=(1, 0, 1, 0), negative_weight=1, gamma=0, lambda=0)'
     with pytest.raises(ValueError, match='reduction'):

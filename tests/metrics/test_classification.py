@@ -1,4 +1,5 @@
 """Classification metrics against numpy loops over nodes and classes, on random (hypothesis) inputs."""
+
 import numpy as np
 import pytest
 import torch
@@ -65,10 +66,20 @@ def test_regression_metrics():
     assert out['mae'] == pytest.approx(1.0) and out['rmse'] == pytest.approx((5 / 3) ** 0.5)
 
 
-@pytest.mark.parametrize('name, direction', [
-    ('acc', 'max'), ('hits@50', 'max'), ('recall@20', 'max'), ('nmi', 'max'), ('mrr', 'max'),
-    ('mae', 'min'), ('rmse', 'min'), ('loss', 'min'), ('valid_loss', 'min'),
-])
+@pytest.mark.parametrize(
+    'name, direction',
+    [
+        ('acc', 'max'),
+        ('hits@50', 'max'),
+        ('recall@20', 'max'),
+        ('nmi', 'max'),
+        ('mrr', 'max'),
+        ('mae', 'min'),
+        ('rmse', 'min'),
+        ('loss', 'min'),
+        ('valid_loss', 'min'),
+    ],
+)
 def test_metric_direction(name, direction):
     assert metric_direction(name) == direction
 

@@ -90,8 +90,7 @@ def test_hits_matches_ogb_and_brute_force(seed, ogb_hits):
         pos, neg = random_pos_neg(rng, num_pos, num_neg, MODES[case % 3])
         ours.K = ogb_hits.K = k
         expected = brute_hits(pos, neg, k)
-        for a, b in ((pos, neg), (torch.from_numpy(pos), torch.from_numpy(neg)),
-                     (pos, torch.from_numpy(neg))):
+        for a, b in ((pos, neg), (torch.from_numpy(pos), torch.from_numpy(neg)), (pos, torch.from_numpy(neg))):
             out = ours.eval({'y_pred_pos': a, 'y_pred_neg': b})
             assert list(out) == [f'hits@{k}']
             assert type(out[f'hits@{k}']) is float
@@ -144,8 +143,7 @@ def test_rocauc_matches_ogb_and_brute_force(seed, ogb_rocauc):
         tpos, tneg = torch.from_numpy(pos), torch.from_numpy(neg)
         assert ours.eval({'y_pred_pos': tpos, 'y_pred_neg': tneg}) == out
         # The pure-torch fallback is the exactly rounded pair count.
-        assert link_module._roc_auc_torch(torch.from_numpy(pos), torch.from_numpy(neg)) \
-            == float(exact)
+        assert link_module._roc_auc_torch(torch.from_numpy(pos), torch.from_numpy(neg)) == float(exact)
 
 
 # Hand-checked tie rules ------------------------------------------------------------------------
@@ -196,8 +194,7 @@ def test_mixed_dtypes_match_ogb(ogb_hits, ogb_mrr):
     for k in (1, 20, 100):
         ours.K = ogb_hits.K = k
         for a, b in ((pos, neg), (neg[:20], pos.repeat(10)), (pos.long(), neg)):
-            assert ours.eval({'y_pred_pos': a, 'y_pred_neg': b}) == \
-                ogb_hits.eval({'y_pred_pos': a, 'y_pred_neg': b})
+            assert ours.eval({'y_pred_pos': a, 'y_pred_neg': b}) == ogb_hits.eval({'y_pred_pos': a, 'y_pred_neg': b})
     out = Evaluator('ogbl-citation2').eval({'y_pred_pos': pos, 'y_pred_neg': neg.view(20, 10)})
     expected = ogb_mrr.eval({'y_pred_pos': pos, 'y_pred_neg': neg.view(20, 10)})
     assert all(torch.equal(out[key], expected[key]) for key in expected)

@@ -1,4 +1,5 @@
 """Per-node full-ranking link metrics against a naive per-node Python loop."""
+
 import math
 
 import pytest
@@ -17,8 +18,11 @@ def _graph(n=40, seed=0):
     perm = torch.randperm(e.size(1), generator=g)
     e = e[:, perm]
     m = e.size(1)
-    split = {'train': {'edge': e[:, :int(.7 * m)].t()}, 'valid': {'edge': e[:, int(.7 * m):int(.8 * m)].t()},
-             'test': {'edge': e[:, int(.8 * m):].t()}}
+    split = {
+        'train': {'edge': e[:, : int(0.7 * m)].t()},
+        'valid': {'edge': e[:, int(0.7 * m) : int(0.8 * m)].t()},
+        'test': {'edge': e[:, int(0.8 * m) :].t()},
+    }
     return split, torch.randn(n, 8, generator=g)
 
 
@@ -32,7 +36,7 @@ def naive(model, x, adj, truth, exclude, n, ks, exclude_self=False):
             tn[i].add(j)
             tn[j].add(i)
     xn = [set() for _ in range(n)]
-    for i, j in (exclude.t().tolist() if exclude is not None else []):
+    for i, j in exclude.t().tolist() if exclude is not None else []:
         if i != j:
             xn[i].add(j)
             xn[j].add(i)
@@ -76,8 +80,9 @@ def test_per_node_metrics_equal_naive_loop(model_name, split_name, exclude_self)
     adj = to_csr(train, n)
     model = GAE(8, n, hidden_channels=16) if model_name == 'gae' else LinkHeuristic('cn')  # cn: many ties
     ks = (1, 5, 10, 50)
-    out = split_node_link_metrics(model, x, adj, split, split_name, n, ks=ks, chunk_size=7,
-                                  exclude_self=exclude_self)  # default exclude='known'
+    out = split_node_link_metrics(
+        model, x, adj, split, split_name, n, ks=ks, chunk_size=7, exclude_self=exclude_self
+    )  # default exclude='known'
     known = train if split_name == 'valid' else torch.cat([train, split['valid']['edge'].t()], 1)
     ref = naive(model, x, adj, split[split_name]['edge'].t(), known, n, ks, exclude_self)
     _check(out, ref)

@@ -37,12 +37,12 @@ def _naive(scores, train, test, k):
 @pytest.mark.parametrize('k', [1, 2, 5, 20])
 def test_metrics_match_naive_loop(chunk_size, k):
     scores, train, test = _problem()
-    res = ranking_metrics(lambda q: scores[q], _csr(test, 13, 9), [k], exclude=_csr(train, 13, 9),
-                          chunk_size=chunk_size)
+    res = ranking_metrics(
+        lambda q: scores[q], _csr(test, 13, 9), [k], exclude=_csr(train, 13, 9), chunk_size=chunk_size
+    )
     naive = _naive(scores, train, test, k)
     for key in ('recall', 'precision', 'ndcg', 'hit', 'f1'):
-        torch.testing.assert_close(res[f'{key}@{k}'], torch.tensor(naive[key], dtype=torch.float64),
-                                   equal_nan=True)
+        torch.testing.assert_close(res[f'{key}@{k}'], torch.tensor(naive[key], dtype=torch.float64), equal_nan=True)
     torch.testing.assert_close(res['mrr'], torch.tensor(naive['mrr'], dtype=torch.float64), equal_nan=True)
 
 
@@ -51,8 +51,14 @@ def test_queries_subset_and_tuple_csr():
     ex = _csr(train, 13, 9)
     q = torch.tensor([5, 2, 7])
     full = ranking_metrics(lambda i: scores[i], _csr(test, 13, 9), [3], exclude=ex)
-    sub = ranking_metrics(lambda i: scores[i], _csr(test, 13, 9), [3],
-                          exclude=(ex.crow_indices(), ex.col_indices()), queries=q, chunk_size=2)
+    sub = ranking_metrics(
+        lambda i: scores[i],
+        _csr(test, 13, 9),
+        [3],
+        exclude=(ex.crow_indices(), ex.col_indices()),
+        queries=q,
+        chunk_size=2,
+    )
     torch.testing.assert_close(sub['ndcg@3'], full['ndcg@3'][q], equal_nan=True)
 
 
@@ -76,10 +82,15 @@ def test_errors():
     with pytest.raises(ValueError, match='score_fn'):
         ranking_metrics(lambda q: torch.zeros(3), (torch.tensor([0, 0, 0]), torch.tensor([])), [1])
     with pytest.raises(ValueError, match='chunk_size'):
-        ranking_metrics(lambda q: torch.zeros(q.numel(), 3), (torch.tensor([0, 0]), torch.tensor([])), [1],
-                        chunk_size=0)
+        ranking_metrics(
+            lambda q: torch.zeros(q.numel(), 3), (torch.tensor([0, 0]), torch.tensor([])), [1], chunk_size=0
+        )
     with pytest.raises(ValueError, match='denominator'):
         mean_over({}, 'users')
     with pytest.raises(ValueError, match='exclude'):
-        ranking_metrics(lambda q: torch.zeros(q.numel(), 3), (torch.tensor([0, 0, 0]), torch.tensor([])), [1],
-                        exclude=torch.zeros(2, 3))
+        ranking_metrics(
+            lambda q: torch.zeros(q.numel(), 3),
+            (torch.tensor([0, 0, 0]), torch.tensor([])),
+            [1],
+            exclude=torch.zeros(2, 3),
+        )

@@ -1,4 +1,5 @@
 """Exact TC, ATC, degree and density against plain-Python references and networkx."""
+
 from collections import Counter
 from typing import Dict, List, Optional
 
@@ -18,6 +19,7 @@ from graphkit.metrics.topology import (
 )
 
 # Plain-Python reference: BFS over walk lists, as the official ``cal_tc`` ##############################
+
 
 def _neighbours(edges: torch.Tensor, n: int) -> List[List[int]]:
     nbrs = [set() for _ in range(n)]
@@ -40,8 +42,15 @@ def _walks(nbrs: List[List[int]], i: int, K: int) -> List[Counter]:
     return out
 
 
-def reference_tc(train: torch.Tensor, test: Optional[torch.Tensor], n: int, K: int, beta: float,
-                 mode: str = 'walk', nodes: Optional[List[int]] = None) -> List[float]:
+def reference_tc(
+    train: torch.Tensor,
+    test: Optional[torch.Tensor],
+    n: int,
+    K: int,
+    beta: float,
+    mode: str = 'walk',
+    nodes: Optional[List[int]] = None,
+) -> List[float]:
     """TC by BFS over walk lists, one (i, j) pair at a time (also timed by ``benchmarks/tc.py``); with
     :obj:`nodes`, only those nodes are computed (the others stay 0)."""
     nbrs = _neighbours(train, n)
@@ -87,6 +96,7 @@ def _random_graph(n: int, m: int, seed: int) -> torch.Tensor:
 
 # Degree and density ###################################################################################
 
+
 def test_degree_and_density_by_hand():
     # triangle 0-1-2 plus a pendant 3 on node 2 and an isolated node 4
     ei = torch.tensor([[0, 1, 2, 2], [1, 2, 0, 3]])
@@ -105,12 +115,15 @@ def test_density_matches_networkx(seed):
     G.add_edges_from((i, j) for i, j in ei.t().tolist() if i != j)
     for K in (1, 2):
         out = subgraph_density(ei, 40, K=K)
-        ref = [nx.density(nx.ego_graph(G, i, radius=K)) if len(nx.ego_graph(G, i, radius=K)) > 1 else 0.0
-               for i in range(40)]
+        ref = [
+            nx.density(nx.ego_graph(G, i, radius=K)) if len(nx.ego_graph(G, i, radius=K)) > 1 else 0.0
+            for i in range(40)
+        ]
         assert torch.allclose(out, torch.tensor(ref), atol=1e-6)
 
 
 # TC ###################################################################################################
+
 
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(2, 30), p=st.floats(0.0, 0.6), seed=st.integers(0, 10**6))
@@ -164,6 +177,7 @@ def test_tc_errors():
 
 # Weighted TC ##########################################################################################
 
+
 @pytest.mark.parametrize('seed', [0, 1])
 def test_weighted_tc_uniform_equals_k1_tc(seed):
     n = 30
@@ -183,6 +197,7 @@ def test_weighted_tc_uniform_equals_k1_tc(seed):
 
 
 # ATC ##################################################################################################
+
 
 def test_atc_converges_to_tc():
     n = 60

@@ -19,7 +19,7 @@ def test_gae(encoder):
     assert str(model) == f'GAE(8, 16, num_layers=2, encoder={encoder})'
     x = torch.randn(30, 8)
     out = model(x, adj, pairs)
-    assert out.shape == (16, )
+    assert out.shape == (16,)
     assert torch.isfinite(out).all()
 
     # One step of training decreases the loss on a fixed batch.
@@ -40,7 +40,7 @@ def test_gae_featureless_uses_embedding():
     adj, pairs = _graph()
     model = MODELS.get('gae').from_config({'hidden_channels': 8}, Data(num_nodes=30))
     assert model.emb is not None and model.emb.weight.shape == (30, 8)
-    assert model(None, adj, pairs).shape == (16, )
+    assert model(None, adj, pairs).shape == (16,)
     before = model.emb.weight.detach().clone()
     model.reset_parameters()
     assert not torch.equal(before, model.emb.weight)

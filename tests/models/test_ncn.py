@@ -28,10 +28,10 @@ def test_registry():
 
 def test_repr():
     assert str(NCN(1433, 256)) == "NCN(1433, 256, conv='puregcn', num_layers=1, predictor='cn1')"
-    assert str(NCNC(1433, 256, depth=2)) == (
-        "NCNC(1433, 256, conv='puregcn', num_layers=1, depth=2)")
+    assert str(NCNC(1433, 256, depth=2)) == ("NCNC(1433, 256, conv='puregcn', num_layers=1, depth=2)")
     assert str(NCN(None, 224, conv='puresum', num_embeddings=4267)) == (
-        "NCN(4267, 224, conv='puresum', num_layers=1, predictor='cn1', embedding='node')")
+        "NCN(4267, 224, conv='puresum', num_layers=1, predictor='cn1', embedding='node')"
+    )
 
 
 @pytest.mark.parametrize('cls', [NCN, NCNC])
@@ -44,8 +44,8 @@ def test_shapes_and_api(cls, sparse_features):
     assert isinstance(model.predictor, torch.nn.Module)
     h = model.encode(x, adj)
     assert h.shape == (40, 16)
-    assert model.predict(h, adj, pairs).shape == (25, )
-    assert model(x, adj, pairs).shape == (25, )
+    assert model.predict(h, adj, pairs).shape == (25,)
+    assert model(x, adj, pairs).shape == (25,)
     model.eval()
     prob = model.predict_link(x, adj, pairs, prob=True)
     assert ((prob > 0) & (prob < 1)).all()
@@ -67,8 +67,7 @@ def test_sparse_features_equal_dense_in_eval():
 
 def test_featureless_embedding():
     _, adj, _ = tiny_graph()
-    model = NCN.from_config({'hidden_channels': 16, 'conv': 'puresum'},
-                            Data(num_nodes=40))
+    model = NCN.from_config({'hidden_channels': 16, 'conv': 'puresum'}, Data(num_nodes=40))
     assert model.embedding == 'node' and model.encoder.emb.weight.shape == (40, 16)
     out = model(None, adj, torch.tensor([[0, 1], [2, 3]]))
     out.sum().backward()
@@ -77,11 +76,10 @@ def test_featureless_embedding():
 
 def test_argmax_embedding():
     _, adj, _ = tiny_graph()
-    x = F.one_hot(torch.randint(0, 5, (40, )), 5).float()
-    model = NCN.from_config({'hidden_channels': 8, 'embedding': 'argmax', 'conv': 'gcn'},
-                            Data(x=x, num_nodes=40))
+    x = F.one_hot(torch.randint(0, 5, (40,)), 5).float()
+    model = NCN.from_config({'hidden_channels': 8, 'embedding': 'argmax', 'conv': 'gcn'}, Data(x=x, num_nodes=40))
     assert model.encoder.emb.weight.shape == (5, 8)
-    assert model(x, adj, torch.tensor([[0], [1]])).shape == (1, )
+    assert model(x, adj, torch.tensor([[0], [1]])).shape == (1,)
 
 
 def test_reset_parameters():
@@ -119,26 +117,23 @@ def test_presets_resolve_and_build(name, dataset):
     if dataset == 'ogbl-ddi':
         data = Data(num_nodes=n)
     elif dataset == 'ogbl-ppa':
-        data = Data(x=F.one_hot(torch.randint(0, 58, (n, )), 58).float(), num_nodes=n)
+        data = Data(x=F.one_hot(torch.randint(0, 58, (n,)), 58).float(), num_nodes=n)
     else:
         data = Data(x=torch.rand(n, 7), num_nodes=n)
     model = MODELS.get(name).from_config(cfg['model'], data)
     _, adj, _ = tiny_graph(n=n)
     model.eval()
-    assert model(data.x, adj, torch.tensor([[0, 1], [2, 3]])).shape == (2, )
+    assert model(data.x, adj, torch.tensor([[0, 1], [2, 3]])).shape == (2,)
 
 
 def test_cora_preset_values():
     cfg = load_config('ncnc', 'cora')
     m, t = cfg['model'], cfg['train']
     assert (m['conv'], m['num_layers'], m['hidden_channels']) == ('puregcn', 1, 256)
-    assert (m['input_dropout'], m['tail_dropout'], m['dropout'], m['predictor_dropout']) == (
-        0.7, 0.3, 0.05, 0.05)
-    assert (m['predictor_edge_dropout'], m['jk'], m['use_xlin'], m['tailact']) == (0.4, True, True,
-                                                                                    True)
+    assert (m['input_dropout'], m['tail_dropout'], m['dropout'], m['predictor_dropout']) == (0.7, 0.3, 0.05, 0.05)
+    assert (m['predictor_edge_dropout'], m['jk'], m['use_xlin'], m['tailact']) == (0.4, True, True, True)
     assert (m['scale'], m['offset'], m['pt'], m['alpha']) == (4.3, 2.8, 0.75, 1.0)
-    assert (t['encoder_lr'], t['predictor_lr'], t['batch_size'], t['eval_batch_size']) == (
-        0.0043, 0.0024, 1152, 8192)
+    assert (t['encoder_lr'], t['predictor_lr'], t['batch_size'], t['eval_batch_size']) == (0.0043, 0.0024, 1152, 8192)
     assert t['target_link_removal'] is True
     ddi = load_config('ncnc', 'ogbl-ddi')
     assert ddi['train']['encoder_lr'] == 0.0 and ddi['model']['split_size'] == 262144
@@ -150,7 +145,7 @@ def test_from_config_errors():
     x, _, _ = tiny_graph()
     with pytest.raises(ValueError, match='unknown model keys'):
         NCN.from_config({'hidden_channels': 8, 'hiddim': 3}, Data(x=x, num_nodes=40))
-    with pytest.raises(ValueError, match="needs node features"):
+    with pytest.raises(ValueError, match='needs node features'):
         NCN.from_config({'hidden_channels': 8, 'embedding': 'none'}, Data(num_nodes=40))
     with pytest.raises(ValueError, match="unknown 'embedding'"):
         NCN(4, 8, embedding='table')
@@ -164,8 +159,7 @@ def test_warm_start_from_ncn():
     ncnc = NCNC(12, 16, use_xlin=True)
     keys = ncnc.load_ncn_state(ncn)
     # Only NCNC's fixed calibration buffers are not in an NCN state (they keep NCNC's values).
-    assert sorted(keys['missing_keys']) == ['predictor.alpha', 'predictor.offset', 'predictor.pt',
-                                            'predictor.scale']
+    assert sorted(keys['missing_keys']) == ['predictor.alpha', 'predictor.offset', 'predictor.pt', 'predictor.scale']
     assert keys['unexpected_keys'] == []
     ncn.eval(), ncnc.eval()
     assert torch.allclose(ncn.encode(x, adj), ncnc.encode(x, adj))
@@ -188,8 +182,9 @@ def test_training_decreases_loss(cls):
         a = remove_edges(adj, pos[:, :20])  # target-link removal of the batch
         h = model.encode(x, a)
         lp, ln = model.predict(h, a, pos[:, :20]), model.predict(h, a, neg[:, :20])
-        loss = (F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp))
-                + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln)))
+        loss = F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp)) + F.binary_cross_entropy_with_logits(
+            ln, torch.zeros_like(ln)
+        )
         assert torch.isfinite(loss) and loss > 0
         opt.zero_grad()
         loss.backward()
@@ -201,15 +196,29 @@ def test_training_decreases_loss(cls):
 def test_package_exports():
     import graphkit.models
     import graphkit.nn
+
     assert {'NCN', 'NCNC'} <= set(graphkit.models.__all__)
     assert {'MPNNEncoder', 'NCNPredictor', 'NCNCPredictor'} <= set(graphkit.nn.__all__)
     assert Path(CONFIG_DIR / 'ncn' / 'default.yaml').exists()
 
 
 def test_keywords_reach_their_component():
-    model = NCNC(12, 16, dropout=0.1, predictor_dropout=0.2, edge_dropout=0.3, predictor_edge_dropout=0.4,
-                 layer_norm=False, predictor_layer_norm=False, use_xlin=True, num_layers=2, jk=True,
-                 depth=2, pt=0.3, split_size=5)
+    model = NCNC(
+        12,
+        16,
+        dropout=0.1,
+        predictor_dropout=0.2,
+        edge_dropout=0.3,
+        predictor_edge_dropout=0.4,
+        layer_norm=False,
+        predictor_layer_norm=False,
+        use_xlin=True,
+        num_layers=2,
+        jk=True,
+        depth=2,
+        pt=0.3,
+        split_size=5,
+    )
     enc, pred = model.encoder, model.predictor
     assert (enc.dropout, enc.edge_dropout, enc.layer_norm, enc.num_layers, enc.jk) == (0.1, 0.3, False, 2, True)
     assert (pred.dropout, pred.edge_dropout, pred.layer_norm, pred.use_xlin) == (0.2, 0.4, False, True)

@@ -69,8 +69,9 @@ def test_sample_negatives(sift_pos):
 @pytest.mark.parametrize('mode', ['gather', 'matmul', 'sparse'])
 @pytest.mark.parametrize('l2_on', ['all', 'batch'])
 def test_loss_matches_hand_computation(mode, l2_on):
-    model = _model(w1=0.1, w2=1.0, w3=0.2, w4=0.5, negative_weight=3.0, gamma=0.01, lambda_=0.3,
-                   neg_scoring=mode, l2_on=l2_on)
+    model = _model(
+        w1=0.1, w2=1.0, w3=0.2, w4=0.5, negative_weight=3.0, gamma=0.01, lambda_=0.3, neg_scoring=mode, l2_on=l2_on
+    )
     pos = torch.tensor([[0, 4], [U + 1, U + 5]])
     neg = torch.tensor([[U + 2, U + 2, U + 0, U + 3], [U + 1, U + 4, U + 5, U + 0]])
     emb = model.embedding.weight.detach().double()
@@ -129,9 +130,9 @@ def test_merged_sparse_scores_equal_gather(mode):
 
 def test_from_config_maps_lambda():
     from torch_geometric.data import Data
+
     data = Data(edge_label_index=_edge_index(), num_users=U, num_items=I, num_nodes=U + I)
-    model = UltraGCN.from_config({'embedding_dim': 4, 'lambda': 0.5, 'ii_neighbor_num': 2,
-                                  'negative_num': 3}, data)
+    model = UltraGCN.from_config({'embedding_dim': 4, 'lambda': 0.5, 'ii_neighbor_num': 2, 'negative_num': 3}, data)
     assert model.criterion.lambda_ == 0.5 and model.embedding_dim == 4
 
 

@@ -18,25 +18,34 @@ def random_graph(n=60, e=240, seed=0):
 
 
 def test_repr():
-    assert str(MPNNEncoder(1433, 256, conv='puregcn')) == (
-        "MPNNEncoder(1433, 256, conv='puregcn', num_layers=1)")
+    assert str(MPNNEncoder(1433, 256, conv='puregcn')) == ("MPNNEncoder(1433, 256, conv='puregcn', num_layers=1)")
     assert str(MPNNEncoder(None, 224, conv='puresum', num_embeddings=4267)) == (
-        "MPNNEncoder(Embedding(4267), 224, conv='puresum', num_layers=1)")
-    assert str(MPNNEncoder(8, 16, 4, num_layers=3)) == (
-        "MPNNEncoder(8, 4, conv='gcn', num_layers=3)")
+        "MPNNEncoder(Embedding(4267), 224, conv='puresum', num_layers=1)"
+    )
+    assert str(MPNNEncoder(8, 16, 4, num_layers=3)) == ("MPNNEncoder(8, 4, conv='gcn', num_layers=3)")
     assert str(PureConv('gcn')) == 'PureConv(gcn)'
     assert str(DropAdj(0.4)) == 'DropAdj(p=0.4)'
 
 
-@pytest.mark.parametrize('conv', ['gcn', 'sage', 'gin', 'max', 'puregcn', 'puresum', 'puremean',
-                                  'puremax', 'none'])
+@pytest.mark.parametrize('conv', ['gcn', 'sage', 'gin', 'max', 'puregcn', 'puresum', 'puremean', 'puremax', 'none'])
 @pytest.mark.parametrize('num_layers', [0, 1, 3])
 @pytest.mark.parametrize('jk,res', [(False, False), (True, True)])
 def test_shapes(conv, num_layers, jk, res):
     adj = random_graph()
     x = torch.randn(60, 12)
-    enc = MPNNEncoder(12, 16, num_layers=num_layers, conv=conv, layer_norm=True, dropout=0.1,
-                      input_dropout=0.1, tail_dropout=0.1, edge_dropout=0.2, res=res, jk=jk)
+    enc = MPNNEncoder(
+        12,
+        16,
+        num_layers=num_layers,
+        conv=conv,
+        layer_norm=True,
+        dropout=0.1,
+        input_dropout=0.1,
+        tail_dropout=0.1,
+        edge_dropout=0.2,
+        res=res,
+        jk=jk,
+    )
     out = enc(x, adj)
     assert out.shape == (60, 16)
     assert torch.isfinite(out).all()
@@ -108,7 +117,7 @@ def test_jk_and_res():
     h1 = PureConv('sum')(h0, adj) + h0
     h2 = PureConv('sum')(h1, adj) + h1
     w = enc.jk_weight
-    assert w.shape == (2, ) and w.requires_grad
+    assert w.shape == (2,) and w.requires_grad
     assert torch.allclose(enc(x, adj), w[0] * h1 + w[1] * h2, atol=1e-5)
 
 
@@ -154,8 +163,7 @@ def test_reset_parameters():
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     torch.manual_seed(2)
     enc.reset_parameters()
-    assert not torch.equal(enc.jk_weight, a[-1]) or not torch.equal(
-        next(enc.parameters()), a[0])
+    assert not torch.equal(enc.jk_weight, a[-1]) or not torch.equal(next(enc.parameters()), a[0])
 
 
 def test_errors():
@@ -167,7 +175,7 @@ def test_errors():
         MPNNEncoder(4, 8, 2, conv='puregcn')
     with pytest.raises(ValueError, match="'in_channels'"):
         MPNNEncoder(None, 8)
-    with pytest.raises(ValueError, match="needs node features"):
+    with pytest.raises(ValueError, match='needs node features'):
         MPNNEncoder(4, 8)(None, to_csr(EDGE_INDEX, 4))
     with pytest.raises(ValueError, match="'p' in"):
         DropAdj(1.5)

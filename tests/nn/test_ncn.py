@@ -34,11 +34,9 @@ def test_repr():
 def test_module_order():
     pred = NCNPredictor(8, 16, use_xlin=True, layer_norm=True)
     names = lambda seq: [type(m).__name__ for m in seq]  # noqa: E731
-    assert names(pred.xlin) == ['Linear', 'Dropout', 'ReLU', 'Linear', 'LayerNorm', 'Dropout',
-                                'ReLU']
+    assert names(pred.xlin) == ['Linear', 'Dropout', 'ReLU', 'Linear', 'LayerNorm', 'Dropout', 'ReLU']
     assert names(pred.xijlin) == ['Linear', 'LayerNorm', 'Dropout', 'ReLU', 'Linear']
-    assert names(pred.xcnlin) == ['Linear', 'Dropout', 'ReLU', 'Linear', 'LayerNorm', 'Dropout',
-                                  'ReLU', 'Linear']
+    assert names(pred.xcnlin) == ['Linear', 'Dropout', 'ReLU', 'Linear', 'LayerNorm', 'Dropout', 'ReLU', 'Linear']
     assert names(pred.lin) == ['Linear', 'LayerNorm', 'Dropout', 'ReLU', 'Linear']
     pred = NCNPredictor(8, 16, tailact=True, twolayerlin=True)
     assert names(pred.xijlin)[-1] == 'Identity' and names(pred.xcnlin)[-1] == 'Identity'
@@ -53,8 +51,7 @@ def test_cn_branch_equals_brute_force(seed, use_xlin):
     nb = neighbours(adj)
     h = torch.randn(40, 8)
     pairs = random_pairs(40, 50, seed)
-    pred = NCNPredictor(8, 16, use_xlin=use_xlin, edge_dropout=0.5, dropout=0.3,
-                        layer_norm=True, beta=0.7).eval()
+    pred = NCNPredictor(8, 16, use_xlin=use_xlin, edge_dropout=0.5, dropout=0.3, layer_norm=True, beta=0.7).eval()
     hp = pred._transform(h)
     z = torch.zeros(50, 8)
     for b in range(50):
@@ -86,8 +83,7 @@ def test_ablations_equal_brute_force():
             cnt[b] = len(nb[i] & nb[j])
             for u in nb[i] & nb[j]:
                 z[b] += h[u]
-            diff = (nb[i] - nb[j], nb[j] - nb[i]) if variant == 'cn1res' else (
-                nb[i] & nb2[j], nb2[i] & nb[j])
+            diff = (nb[i] - nb[j], nb[j] - nb[i]) if variant == 'cn1res' else (nb[i] & nb2[j], nb2[i] & nb[j])
             for part in diff:
                 for u in part:
                     z2[b] += h[u]
@@ -119,8 +115,7 @@ def test_ncnc_completion_weights_by_hand():
     h = torch.randn(6, 4)
     pairs = torch.tensor([[0], [1]])
     scale, offset, pt, alpha = 4.3, 0.2, 0.75, 0.9
-    pred = NCNCPredictor(4, 8, depth=1, scale=scale, offset=offset, pt=pt, alpha=alpha,
-                         use_xlin=True).eval()
+    pred = NCNCPredictor(4, 8, depth=1, scale=scale, offset=offset, pt=pt, alpha=alpha, use_xlin=True).eval()
     ncn = NCNPredictor(4, 8, use_xlin=True).eval()
     ncn.load_state_dict(pred.state_dict(), strict=False)
     hp = pred._transform(h)
@@ -137,8 +132,7 @@ def test_ncnc_completion_weights_by_hand():
     s = ncn(h, adj, torch.tensor([[1, 0], [2, 4]]))
     p = pred.calibrate(s)
     z = hp[3] + p[0] * hp[2] + p[1] * hp[4]
-    assert torch.allclose(pred(h, adj, pairs), pred._head(h[[0]], h[[1]], z.view(1, -1)),
-                          atol=1e-5)
+    assert torch.allclose(pred(h, adj, pairs), pred._head(h[[0]], h[[1]], z.view(1, -1)), atol=1e-5)
 
 
 def test_ncnc_alpha_zero_is_ncn():
@@ -161,7 +155,7 @@ def test_ncnc_chunked_equals_unchunked(depth, split_size):
     pred = NCNCPredictor(8, 8, depth=depth, use_xlin=True, layer_norm=True).eval()
     full = pred(h, adj, pairs)
     pred.split_size = split_size
-    assert full.shape == (8, )
+    assert full.shape == (8,)
     assert torch.allclose(pred(h, adj, pairs), full, atol=1e-5)
 
 
@@ -180,8 +174,12 @@ def test_ncnc_no_grad_through_completion():
         s1 = pred._score(h, adj, torch.stack([pairs[1][r1[0]], r1[1]]), 0)
         s2 = pred._score(h, adj, torch.stack([pairs[0][r2[0]], r2[1]]), 0)
     from graphkit.ops import pool_pairs
-    z = (pool_pairs(cn, h, 10) + pool_pairs(r1, h, 10, pred.calibrate(s1) * w1)
-         + pool_pairs(r2, h, 10, pred.calibrate(s2) * w2))
+
+    z = (
+        pool_pairs(cn, h, 10)
+        + pool_pairs(r1, h, 10, pred.calibrate(s1) * w1)
+        + pool_pairs(r2, h, 10, pred.calibrate(s2) * w2)
+    )
     pred._head(h[pairs[0]], h[pairs[1]], z).sum().backward()
     assert torch.allclose(g1, h.grad, atol=1e-5)
 
@@ -198,7 +196,7 @@ def test_ncnc_candidate_sampling():
     _, r1, w1, _, _ = pred.completion_sets(adj, pairs)
     counts = torch.bincount(r1[0], minlength=16)
     assert counts.max() <= 2
-    assert pred(h, adj, pairs).shape == (16, )
+    assert pred(h, adj, pairs).shape == (16,)
     pred.train()
     pred.train_max_candidates = 3
     assert torch.bincount(pred.completion_sets(adj, pairs)[1][0]).max() <= 3

@@ -1,4 +1,5 @@
 """Random small graphs (hypothesis strategies) and brute-force oracles."""
+
 import torch
 from hypothesis import strategies as st
 
@@ -46,12 +47,12 @@ def coo_to_sets(coo, num_pairs):
 def csr_from_rows(rows, num_rows, num_cols):
     """A binary CSR matrix from {row: [columns]} (sorted columns per row)."""
     from graphkit.ops import csr_tensor
+
     rowptr, col = [0], []
     for r in range(num_rows):
         col += sorted(rows.get(r, []))
         rowptr.append(len(col))
-    return csr_tensor(torch.tensor(rowptr), torch.tensor(col, dtype=torch.long), None,
-                      (num_rows, num_cols))
+    return csr_tensor(torch.tensor(rowptr), torch.tensor(col, dtype=torch.long), None, (num_rows, num_cols))
 
 
 def ranking_problem(num_users=13, num_items=9, seed=0):
@@ -65,7 +66,7 @@ def ranking_problem(num_users=13, num_items=9, seed=0):
         n_train = int(torch.randint(0, num_items - 1, (1,), generator=gen))
         train[u] = perm[:n_train]
         n_test = 0 if u % 4 == 0 else int(torch.randint(1, num_items - n_train + 1, (1,), generator=gen))
-        test[u] = perm[n_train:n_train + n_test]
+        test[u] = perm[n_train : n_train + n_test]
     train[1] = list(range(num_items))  # a user with every item excluded
     test[1] = []
     return scores, train, test

@@ -54,10 +54,8 @@ def test_to_csr_small():
     assert rowptr.tolist() == [0, 1, 3, 4, 4, 4]
     assert col.tolist() == [1, 0, 2, 1]
     assert rowptr.dtype == col.dtype == torch.long
-    assert to_csr(ei, 5, self_loops='keep').to_dense().diagonal().tolist() == \
-        [0, 0, 1, 1, 0]
-    assert to_csr(ei, 5, self_loops='add').to_dense().diagonal().tolist() == \
-        [1, 1, 1, 1, 1]
+    assert to_csr(ei, 5, self_loops='keep').to_dense().diagonal().tolist() == [0, 0, 1, 1, 0]
+    assert to_csr(ei, 5, self_loops='add').to_dense().diagonal().tolist() == [1, 1, 1, 1, 1]
     directed = to_csr(ei, 5, symmetric=False).to_dense()
     assert directed[1, 2] == 1 and directed[2, 1] == 0
 
@@ -95,13 +93,12 @@ def test_to_csr_matches_sets(g):
     n, edges, _ = g
     for symmetric in (True, False):
         for loops in ('remove', 'keep', 'add'):
-            adj = to_csr(as_index(edges), n, symmetric=symmetric,
-                         self_loops=loops)
+            adj = to_csr(as_index(edges), n, symmetric=symmetric, self_loops=loops)
             expected = dense_from_sets(neighbour_sets(n, edges, symmetric, loops))
             assert torch.equal(adj.to_dense(), expected)
             rowptr, col = csr_parts(adj)
             for i in range(n):  # sorted, unique columns per row
-                row = col[rowptr[i]:rowptr[i + 1]]
+                row = col[rowptr[i] : rowptr[i + 1]]
                 assert torch.all(row[1:] > row[:-1])
 
 
@@ -121,8 +118,7 @@ def test_degree_and_norms_vs_dense(g):
     d = a.sum(1)
     dinv = torch.where(d > 0, d.pow(-0.5), torch.zeros_like(d))
     expected = dinv.view(-1, 1) * a * dinv
-    assert torch.allclose(gcn_norm(adj, add_self_loops=False).to_dense(),
-                          expected, atol=1e-6)
+    assert torch.allclose(gcn_norm(adj, add_self_loops=False).to_dense(), expected, atol=1e-6)
 
     dinv = torch.where(d > 0, 1.0 / d, torch.zeros_like(d))
     assert torch.allclose(rw_norm(adj).to_dense(), dinv.view(-1, 1) * a)

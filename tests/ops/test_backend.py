@@ -42,11 +42,11 @@ def _problem():
     return adj, pairs, x
 
 
-@pytest.mark.skipif(not torch_geometric.typing.WITH_TORCH_SPARSE,
-                    reason='torch-sparse not installed')
+@pytest.mark.skipif(not torch_geometric.typing.WITH_TORCH_SPARSE, reason='torch-sparse not installed')
 @pytest.mark.parametrize('reduce', ['sum', 'mean', 'max', 'min'])
 def test_identical_with_and_without_extensions(reduce):
     from torch_geometric.typing import SparseTensor, torch_sparse
+
     adj, pairs, x = _problem()
     out = spmm(adj, x, reduce)
     cn = common_neighbors(adj, pairs, differences=True)
@@ -60,5 +60,5 @@ def test_identical_with_and_without_extensions(reduce):
     st = SparseTensor.from_torch_sparse_csr_tensor(adj)
     assert torch.allclose(torch_sparse.matmul(st, x, reduce), out, atol=1e-6)
     s_i, s_j = st.index_select(0, pairs[0]), st.index_select(0, pairs[1])
-    dense = (s_i.to_dense() * s_j.to_dense())
+    dense = s_i.to_dense() * s_j.to_dense()
     assert torch.equal(dense.nonzero().t(), cn.cn)

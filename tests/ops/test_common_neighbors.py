@@ -25,8 +25,7 @@ def is_sorted_by_pair_node(coo):
 
 
 @settings(max_examples=80, deadline=None)
-@given(graphs(), st.sampled_from([(True, 'remove'), (True, 'keep'),
-                                  (True, 'add'), (False, 'keep')]))
+@given(graphs(), st.sampled_from([(True, 'remove'), (True, 'keep'), (True, 'add'), (False, 'keep')]))
 def test_common_neighbors_vs_sets(g, policy):
     n, edges, pairs = g
     symmetric, loops = policy
@@ -45,8 +44,7 @@ def test_common_neighbors_vs_sets(g, policy):
     plain = common_neighbors(adj, as_index(pairs))
     assert torch.equal(plain.cn, out.cn)
     assert plain.only_i is None and plain.only_j is None
-    expected = torch.tensor([len(nbrs[i] & nbrs[j]) for i, j in pairs],
-                            dtype=torch.float32)
+    expected = torch.tensor([len(nbrs[i] & nbrs[j]) for i, j in pairs], dtype=torch.float32)
     assert torch.equal(cn_count(adj, as_index(pairs)), expected)
 
 
@@ -79,13 +77,12 @@ def test_empty_batch_and_empty_graph():
     out = common_neighbors(adj, empty, differences=True)
     for coo in out:
         assert coo.shape == (2, 0) and coo.dtype == torch.long
-    assert cn_count(adj, empty).shape == (0, )
+    assert cn_count(adj, empty).shape == (0,)
     assert cn_sum(adj, empty, torch.randn(4, 3)).shape == (0, 3)
     no_edges = to_csr(empty, 4)
     pairs = torch.tensor([[0, 3], [1, 3]])
     assert cn_count(no_edges, pairs).tolist() == [0.0, 0.0]
-    assert torch.equal(cn_sum(no_edges, pairs, torch.ones(4, 2)),
-                       torch.zeros(2, 2))
+    assert torch.equal(cn_sum(no_edges, pairs, torch.ones(4, 2)), torch.zeros(2, 2))
 
 
 def test_validation():
@@ -122,7 +119,7 @@ def test_cn_sum_vs_brute_force(g, weighted):
             expected[b] += x[u] * (1.0 if w is None else w[u])
     assert torch.allclose(out, expected)
     out1 = cn_sum(adj, as_index(pairs), x[:, 0], w)
-    assert out1.shape == (len(pairs), )
+    assert out1.shape == (len(pairs),)
     assert torch.allclose(out1, expected[:, 0])
 
 
@@ -133,7 +130,7 @@ def test_cn_sum_gradient(extensions):
     x = torch.randn(10, 2, dtype=torch.float64, requires_grad=True)
     w = torch.rand(10, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, w: cn_sum(adj, pairs, x, w), (x, w))
-    assert torch.autograd.gradcheck(lambda x: cn_sum(adj, pairs, x), (x, ))
+    assert torch.autograd.gradcheck(lambda x: cn_sum(adj, pairs, x), (x,))
 
 
 def test_pool_pairs_unsorted_with_duplicates(extensions):
@@ -141,16 +138,13 @@ def test_pool_pairs_unsorted_with_duplicates(extensions):
     w = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
     x = torch.randn(4, 2)
     out = pool_pairs(coo, x, num_pairs=4, weight=w)
-    expected = torch.stack([2 * x[3] + 4 * x[0], 5 * x[3], 4 * x[1],
-                            torch.zeros(2)])
+    expected = torch.stack([2 * x[3] + 4 * x[0], 5 * x[3], 4 * x[1], torch.zeros(2)])
     assert torch.allclose(out, expected)
-    assert torch.allclose(pool_pairs(coo, x, 4), pool_pairs(
-        coo, x, 4, torch.ones(5)))
+    assert torch.allclose(pool_pairs(coo, x, 4), pool_pairs(coo, x, 4, torch.ones(5)))
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 6), st.lists(st.integers(0, 12), max_size=8),
-       st.integers(0, 2**31))
+@given(st.integers(1, 6), st.lists(st.integers(0, 12), max_size=8), st.integers(0, 2**31))
 def test_sample_per_row(k, sizes, seed):
     num_pairs = len(sizes)
     rows = [b for b, c in enumerate(sizes) for _ in range(c)]
@@ -171,8 +165,7 @@ def test_sample_per_row(k, sizes, seed):
             assert torch.all(w[out[0] == b] == 1)
     keys = out[0] * (1 << 32) + out[1]
     assert torch.all(keys[1:] >= keys[:-1])
-    out2, w2 = sample_per_row(coo, k, num_pairs,
-                              torch.Generator().manual_seed(seed))
+    out2, w2 = sample_per_row(coo, k, num_pairs, torch.Generator().manual_seed(seed))
     assert torch.equal(out, out2) and torch.equal(w, w2)
 
 
@@ -218,12 +211,10 @@ def test_two_hop_stack_vs_dense(g, policy):
     nbrs = neighbour_sets(n, edges, symmetric, loops)
     two_hop = [set().union(*(nbrs[u] for u in nbrs[j])) for j in range(n)]
     shifted = torch.stack([as_index(pairs)[0], as_index(pairs)[1] + n])
-    assert coo_to_sets(common_neighbors(stack, shifted).cn, len(pairs)) == [
-        nbrs[i] & two_hop[j] for i, j in pairs]
+    assert coo_to_sets(common_neighbors(stack, shifted).cn, len(pairs)) == [nbrs[i] & two_hop[j] for i, j in pairs]
 
 
 def test_two_hop_stack_ignores_values():
     adj = to_csr(torch.tensor([[0, 1], [1, 2]]), 3)
     weighted = csr_tensor(adj.crow_indices(), adj.col_indices(), adj.values() * 0.5, adj.size())
     assert torch.equal(two_hop_stack(weighted).to_dense(), two_hop_stack(adj).to_dense())
-

@@ -18,8 +18,9 @@ def test_identity_when_off():
 @pytest.mark.parametrize('p', [0.2, 0.5])
 def test_matches_dense_reference(p):
     adj = random_graph()
-    adj = csr_tensor(adj.crow_indices(), adj.col_indices(), torch.rand(adj.values().numel()), adj.size(),
-                     check_invariants=True)  # non-binary values
+    adj = csr_tensor(
+        adj.crow_indices(), adj.col_indices(), torch.rand(adj.values().numel()), adj.size(), check_invariants=True
+    )  # non-binary values
     torch.manual_seed(0)
     out = drop_adj(adj, p)
     torch.manual_seed(0)

@@ -34,8 +34,8 @@ def test_gradcheck():
 def test_one_input_without_grad():
     x, y, index = _inputs()
     out = sampled_dot(x.detach(), y, index)
-    (gy, ) = torch.autograd.grad(out.sum(), (y, ))
-    torch.testing.assert_close(gy, torch.autograd.grad((x.detach() @ y.t()).gather(1, index).sum(), (y, ))[0])
+    (gy,) = torch.autograd.grad(out.sum(), (y,))
+    torch.testing.assert_close(gy, torch.autograd.grad((x.detach() @ y.t()).gather(1, index).sum(), (y,))[0])
 
 
 def test_errors():

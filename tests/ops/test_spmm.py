@@ -16,14 +16,12 @@ def brute_force(adj, x, reduce):
         if nz.numel() == 0:
             continue
         msg = a[i, nz].view(-1, 1) * x[nz]
-        out[i] = {'sum': msg.sum(0), 'mean': msg.mean(0),
-                  'max': msg.max(0).values, 'min': msg.min(0).values}[reduce]
+        out[i] = {'sum': msg.sum(0), 'mean': msg.mean(0), 'max': msg.max(0).values, 'min': msg.min(0).values}[reduce]
     return out
 
 
 @settings(max_examples=30, deadline=None)
-@given(graphs(), st.sampled_from(['sum', 'mean', 'max', 'min']),
-       st.booleans())
+@given(graphs(), st.sampled_from(['sum', 'mean', 'max', 'min']), st.booleans())
 def test_spmm_vs_brute_force(g, reduce, normalise):
     n, edges, _ = g
     adj = to_csr(as_index(edges), n, self_loops='keep')
@@ -42,10 +40,10 @@ def test_spmm_1d_grad_and_errors(extensions, device):
     adj = to_csr(torch.tensor([[0, 1, 2], [1, 2, 3]]), 5).to(device)
     x = torch.randn(5, device=device, requires_grad=True)
     out = spmm(adj, x)
-    assert out.shape == (5, ) and out.device == adj.device
+    assert out.shape == (5,) and out.device == adj.device
     out.sum().backward()
     assert torch.allclose(x.grad, adj.to_dense().sum(0))
-    assert spmm(adj, x, 'add').shape == (5, )
+    assert spmm(adj, x, 'add').shape == (5,)
     with pytest.raises(ValueError, match="'reduce'"):
         spmm(adj, x, 'prod')
     with pytest.raises(ValueError, match="'x'"):

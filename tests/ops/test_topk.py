@@ -9,8 +9,9 @@ from tests.ops._ops_graphs import csr_from_rows, naive_rank, ranking_problem
 @pytest.mark.parametrize('k', [1, 3, 9, 20])  # 20 > number of candidates
 def test_topk_matches_naive_loop(chunk_size, k):
     scores, train, _ = ranking_problem()
-    top = topk_full_ranking(lambda q: scores[q], scores.size(0), k, exclude=csr_from_rows(train, 13, 9),
-                            chunk_size=chunk_size)
+    top = topk_full_ranking(
+        lambda q: scores[q], scores.size(0), k, exclude=csr_from_rows(train, 13, 9), chunk_size=chunk_size
+    )
     assert top.shape == (13, k)
     for u in range(13):
         ranked = naive_rank(scores[u], set(train[u]))[:k]
@@ -22,14 +23,16 @@ def test_queries_and_tuple_exclude():
     ex = csr_from_rows(train, 13, 9)
     q = torch.tensor([5, 2, 7])
     full = topk_full_ranking(lambda i: scores[i], 13, 4, exclude=ex)
-    sub = topk_full_ranking(lambda i: scores[i], 13, 4, exclude=(ex.crow_indices(), ex.col_indices()),
-                            queries=q, chunk_size=2)
+    sub = topk_full_ranking(
+        lambda i: scores[i], 13, 4, exclude=(ex.crow_indices(), ex.col_indices()), queries=q, chunk_size=2
+    )
     assert torch.equal(sub, full[q])
     assert topk_full_ranking(lambda i: scores[i], 13, 4, queries=q[:0]).shape == (0, 4)
 
 
 def test_metrics_reexport():
     from graphkit.metrics import topk_full_ranking as reexported
+
     assert reexported is topk_full_ranking
 
 

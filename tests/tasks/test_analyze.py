@@ -8,8 +8,26 @@ def test_analyze_tc_cli(tmp_path, capsys):
     root = tmp_path / 'data'
     random_link_dataset(root, 'ogbl-tiny')
     run = tmp_path / 'run'
-    assert main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(run), '--epochs', '1',
-                 '--set', 'model.hidden_channels=8', '--quiet']) == 0
+    assert (
+        main(
+            [
+                'train',
+                'gae',
+                '--dataset',
+                'ogbl-tiny',
+                '--root',
+                str(root),
+                '--out',
+                str(run),
+                '--epochs',
+                '1',
+                '--set',
+                'model.hidden_channels=8',
+                '--quiet',
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
 
     assert main(['analyze', 'tc', '--dataset', 'ogbl-tiny', '--root', str(root), '--run', str(run)]) == 0

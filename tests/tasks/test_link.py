@@ -16,8 +16,7 @@ def root(tmp_path):
 
 
 def _train(root, out, *extra):
-    return main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out),
-                 *TINY, *extra])
+    return main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), *TINY, *extra])
 
 
 def _numbers(summary):
@@ -30,8 +29,14 @@ def test_train_writes_run_directory(root, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert 'hits@50 *' in printed and 'Run directory' in printed
     assert sorted(p.name for p in out.iterdir()) == [
-        'best_run0.pt', 'best_run1.pt', 'checkpoint.pt', 'config.yaml', 'metrics.jsonl', 'summary.json',
-        'train.log']
+        'best_run0.pt',
+        'best_run1.pt',
+        'checkpoint.pt',
+        'config.yaml',
+        'metrics.jsonl',
+        'summary.json',
+        'train.log',
+    ]
     summary = json.loads((out / 'summary.json').read_text())
     assert [r['seed'] for r in summary['runs']] == [0, 1]
     assert summary['metric'] == 'hits@50'  # an unknown ogbl-* name with an edge split
@@ -58,8 +63,7 @@ def test_same_seed_same_numbers(root, tmp_path):
 
 def test_heuristic_needs_no_training(root, tmp_path):
     out = tmp_path / 'cn'
-    assert main(['train', 'cn', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out),
-                 '--quiet']) == 0
+    assert main(['train', 'cn', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--quiet']) == 0
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['runs'][0]['best_epoch'] == 0 and summary['num_parameters'] == 0
 
@@ -74,22 +78,47 @@ def test_evaluate_recomputes_the_summary(root, tmp_path, capsys):
     assert float(row[2]) == pytest.approx(100 * summary['runs'][0]['test'][summary['metric']], abs=0.01)
 
 
-@pytest.mark.parametrize('argv, message', [
-    (['train', 'nope', '--dataset', 'ogbl-tiny'], "Unknown model 'nope'; known models: aa, cn, gae"),
-    (['train', 'gae', '--dataset', 'nope'], "nope"),
-    (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'train.lrr=1'], "Unknown config key 'train.lrr'"),
-    (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'train.epochs=-1'], "'train.epochs'"),
-    (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'oops'], "section.key=value"),
-    (['train', 'gae', '--dataset', 'ogbl-tiny', '--config', 'missing.yaml'], "missing.yaml"),
-    (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'train.lr=nan'], "'train.lr' must be a finite number"),
-    (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'model.encoder=transformer'], "'encoder'"),
-    (['train', 'ncn', '--dataset', 'ml-1m'], "model 'ncn' needs a link dataset, but 'ml-1m' serves recommend"),
-    (['train', 'gcn', '--dataset', 'ogbl-tiny'], "model 'gcn' needs a node dataset, but 'ogbl-tiny' serves link"),
-    (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'train.tc_reweight.alpha=1', '--set',
-      'train.target_link_removal=true'], 'train.tc_reweight'),
-    (['train', 'ncn', '--dataset', 'ogbl-tiny', '--set', 'train.tc_reweight.alpha=1', '--set',
-      'train.target_link_removal=false'], 'GCN or SAGE encoder'),
-])
+@pytest.mark.parametrize(
+    'argv, message',
+    [
+        (['train', 'nope', '--dataset', 'ogbl-tiny'], "Unknown model 'nope'; known models: aa, cn, gae"),
+        (['train', 'gae', '--dataset', 'nope'], 'nope'),
+        (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'train.lrr=1'], "Unknown config key 'train.lrr'"),
+        (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'train.epochs=-1'], "'train.epochs'"),
+        (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'oops'], 'section.key=value'),
+        (['train', 'gae', '--dataset', 'ogbl-tiny', '--config', 'missing.yaml'], 'missing.yaml'),
+        (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'train.lr=nan'], "'train.lr' must be a finite number"),
+        (['train', 'gae', '--dataset', 'ogbl-tiny', '--set', 'model.encoder=transformer'], "'encoder'"),
+        (['train', 'ncn', '--dataset', 'ml-1m'], "model 'ncn' needs a link dataset, but 'ml-1m' serves recommend"),
+        (['train', 'gcn', '--dataset', 'ogbl-tiny'], "model 'gcn' needs a node dataset, but 'ogbl-tiny' serves link"),
+        (
+            [
+                'train',
+                'gae',
+                '--dataset',
+                'ogbl-tiny',
+                '--set',
+                'train.tc_reweight.alpha=1',
+                '--set',
+                'train.target_link_removal=true',
+            ],
+            'train.tc_reweight',
+        ),
+        (
+            [
+                'train',
+                'ncn',
+                '--dataset',
+                'ogbl-tiny',
+                '--set',
+                'train.tc_reweight.alpha=1',
+                '--set',
+                'train.target_link_removal=false',
+            ],
+            'GCN or SAGE encoder',
+        ),
+    ],
+)
 def test_errors_are_named_and_leave_nothing_behind(root, tmp_path, capsys, argv, message):
     out = tmp_path / 'failed'
     assert main([*argv, '--root', str(root), '--out', str(out), '--quiet']) == 2
@@ -101,8 +130,7 @@ def test_errors_are_named_and_leave_nothing_behind(root, tmp_path, capsys, argv,
 
 def test_missing_root_names_the_path(tmp_path, capsys):
     out = tmp_path / 'failed'
-    assert main(['train', 'gae', '--dataset', 'ogbl-ddi', '--root', str(tmp_path / 'nowhere'),
-                 '--out', str(out)]) == 2
+    assert main(['train', 'gae', '--dataset', 'ogbl-ddi', '--root', str(tmp_path / 'nowhere'), '--out', str(out)]) == 2
     assert 'nowhere' in capsys.readouterr().err
     assert not out.exists()
 
@@ -111,14 +139,17 @@ def test_nan_features_are_rejected(tmp_path, capsys):
     import numpy as np
 
     from graphkit.testing import write_ogbl_dataset
+
     x = np.ones((4, 2), dtype=np.float32)
     x[1, 0] = np.nan
     edges = np.array([[0, 1], [1, 2], [2, 3]])
-    split = {'train': {'edge': edges}, 'valid': {'edge': edges[:1], 'edge_neg': [[0, 3]]},
-             'test': {'edge': edges[1:2], 'edge_neg': [[0, 2]]}}
+    split = {
+        'train': {'edge': edges},
+        'valid': {'edge': edges[:1], 'edge_neg': [[0, 3]]},
+        'test': {'edge': edges[1:2], 'edge_neg': [[0, 2]]},
+    }
     write_ogbl_dataset(tmp_path, 'ogbl-nan', 4, split, x=x)
-    assert main(['train', 'gae', '--dataset', 'ogbl-nan', '--root', str(tmp_path), '--out',
-                 str(tmp_path / 'run')]) == 2
+    assert main(['train', 'gae', '--dataset', 'ogbl-nan', '--root', str(tmp_path), '--out', str(tmp_path / 'run')]) == 2
     assert 'NaN' in capsys.readouterr().err
     assert not (tmp_path / 'run').exists()
 

@@ -26,8 +26,15 @@ def test_gcn_learns_and_reports_the_node_metrics(root, tmp_path, capsys):
     s = json.loads((out / 'summary.json').read_text())
     assert s['task'] == 'node' and s['metric'] == 'acc' and s['splits'] == ['valid', 'test']
     assert set(s['test']) == {'acc', 'micro_f1', 'macro_f1'}
-    assert s['data'] == {'num_classes': 3, 'multi_label': False, 'target': None, 'root': s['data']['root'],
-                         'train': 40, 'valid': 20, 'test': 20}
+    assert s['data'] == {
+        'num_classes': 3,
+        'multi_label': False,
+        'target': None,
+        'root': s['data']['root'],
+        'train': 40,
+        'valid': 20,
+        'test': 20,
+    }
     assert s['protocol']['scheduler'] == 'cosine'
     # labels are the arg-max of three features: far above chance (1/3) after 40 epochs
     assert s['test']['acc']['mean'] > 0.6
@@ -47,12 +54,15 @@ def test_evaluate_recomputes_node_runs(root, tmp_path, capsys):
     assert float(row[2]) == pytest.approx(100 * summary['runs'][0]['test']['acc'], abs=0.01)
 
 
-@pytest.mark.parametrize('extra, message', [
-    (['--set', 'train.scheduler=linear'], "'train.scheduler' must be step | cosine or null"),
-    (['--set', 'eval.metric=hits@20'], "'eval.metric' must be one of acc, micro_f1, macro_f1"),
-    (['--set', 'train.num_neg=2'], "Unknown config key 'train.num_neg'"),
-    (['--set', 'model.dropout=1.5'], "'dropout' in [0, 1)"),
-])
+@pytest.mark.parametrize(
+    'extra, message',
+    [
+        (['--set', 'train.scheduler=linear'], "'train.scheduler' must be step | cosine or null"),
+        (['--set', 'eval.metric=hits@20'], "'eval.metric' must be one of acc, micro_f1, macro_f1"),
+        (['--set', 'train.num_neg=2'], "Unknown config key 'train.num_neg'"),
+        (['--set', 'model.dropout=1.5'], "'dropout' in [0, 1)"),
+    ],
+)
 def test_bad_node_config_leaves_nothing(root, tmp_path, capsys, extra, message):
     out = tmp_path / 'bad'
     assert _train(root, out, *extra) == 2
@@ -62,7 +72,22 @@ def test_bad_node_config_leaves_nothing(root, tmp_path, capsys, extra, message):
 
 def test_heterogeneous_dataset_needs_a_hetero_model(tmp_path, capsys):
     from tests.data.conftest import make_ogbn_mag
+
     make_ogbn_mag(tmp_path)
-    assert main(['train', 'gcn', '--dataset', 'ogbn-mag', '--root', str(tmp_path), '--out',
-                 str(tmp_path / 'run'), '--quiet']) == 2
+    assert (
+        main(
+            [
+                'train',
+                'gcn',
+                '--dataset',
+                'ogbn-mag',
+                '--root',
+                str(tmp_path),
+                '--out',
+                str(tmp_path / 'run'),
+                '--quiet',
+            ]
+        )
+        == 2
+    )
     assert "model 'gcn' needs a node dataset, but 'ogbn-mag' serves hetero-node" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The shared run loop: budget, early stopping, selection direction and split, optimisers and schedulers in the
 checkpoint, SIGKILL then --resume for every task family, and the contract for clustering and graph-level tasks
 (toy Task subclasses)."""
+
 import json
 import os
 import signal
@@ -29,8 +30,21 @@ def root(tmp_path):
 
 
 def _summary(root, out, *sets):
-    args = ['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--quiet',
-            '--set', 'model.hidden_channels=8', '--set', 'train.batch_size=32']
+    args = [
+        'train',
+        'gae',
+        '--dataset',
+        'ogbl-tiny',
+        '--root',
+        str(root),
+        '--out',
+        str(out),
+        '--quiet',
+        '--set',
+        'model.hidden_channels=8',
+        '--set',
+        'train.batch_size=32',
+    ]
     for s in sets:
         args += ['--set', s]
     assert main(args) == 0
@@ -55,8 +69,27 @@ def test_early_stopping(root, tmp_path):
 
 def test_progress_without_a_terminal(root, tmp_path, capsys):
     out = tmp_path / 'run'
-    assert main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--epochs', '2',
-                 '--set', 'model.hidden_channels=8', '--set', 'train.eval_every=2']) == 0
+    assert (
+        main(
+            [
+                'train',
+                'gae',
+                '--dataset',
+                'ogbl-tiny',
+                '--root',
+                str(root),
+                '--out',
+                str(out),
+                '--epochs',
+                '2',
+                '--set',
+                'model.hidden_channels=8',
+                '--set',
+                'train.eval_every=2',
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr()  # pytest's stderr is no terminal: plain lines instead of bars
     assert 'Run 01 | epoch 1/2 | loss' in printed.err and 'ETA' in printed.err  # an epoch without evaluation
     assert 'Epoch: 002' in printed.out and 's/epoch' in printed.out  # the evaluation line carries the timing
@@ -65,7 +98,7 @@ def test_progress_without_a_terminal(root, tmp_path, capsys):
 
 
 def test_mean_std():
-    assert mean_std([1.0, 3.0]) == {'mean': 2.0, 'std': pytest.approx(2 ** 0.5)}  # unbiased (n - 1)
+    assert mean_std([1.0, 3.0]) == {'mean': 2.0, 'std': pytest.approx(2**0.5)}  # unbiased (n - 1)
     assert mean_std([0.5]) == {'mean': 0.5, 'std': None}
     assert mean_std([]) == {'mean': None, 'std': None}
 
@@ -89,7 +122,7 @@ def test_optimizers_state_round_trip():
         (params[0].sum() + params[1].sum()).backward()
         opt.step()
         opt.epoch_end()
-    assert opt.lr == pytest.approx(0.1 * 0.5 ** 3) and repr(opt) == 'Optimizers(Adam, SGD, StepLR)'
+    assert opt.lr == pytest.approx(0.1 * 0.5**3) and repr(opt) == 'Optimizers(Adam, SGD, StepLR)'
     a2, b2 = torch.optim.Adam([params[0]], lr=0.1), torch.optim.SGD([params[1]], lr=0.2)
     again = Optimizers([a2, b2], make_scheduler(a2, 'step', 10, step_size=1, gamma=0.5))
     again.load_state_dict(opt.state_dict())
@@ -103,18 +136,59 @@ def test_optimizers_state_round_trip():
 
 # SIGKILL, then --resume: the same numbers as an uninterrupted run, for every task family --------------------
 def _gcn_args(root):
-    return ['gcn', '--dataset', 'ogbn-tiny', '--root', str(root), '--epochs', '30', '--set', 'train.scheduler=step',
-            '--set', 'train.step_size=3', '--set', 'model.hidden_channels=8', '--set', 'data.normalize_features=false',
-            '--quiet']
+    return [
+        'gcn',
+        '--dataset',
+        'ogbn-tiny',
+        '--root',
+        str(root),
+        '--epochs',
+        '30',
+        '--set',
+        'train.scheduler=step',
+        '--set',
+        'train.step_size=3',
+        '--set',
+        'model.hidden_channels=8',
+        '--set',
+        'data.normalize_features=false',
+        '--quiet',
+    ]
 
 
 FAMILIES = {
-    'link': (lambda tmp: random_link_dataset(tmp / 'data', 'ogbl-tiny'),
-             lambda root: ['gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--epochs', '20', '--set',
-                           'model.hidden_channels=16', '--set', 'train.batch_size=16', '--quiet']),
-    'recommend': (lambda tmp: write_tiny_rec(tmp / 'data'),
-                  lambda root: ['ultragcn', '--dataset', 'tiny-rec', '--root', str(root), '--epochs', '20',
-                                *TINY_ULTRA, '--set', 'train.batch_size=8']),
+    'link': (
+        lambda tmp: random_link_dataset(tmp / 'data', 'ogbl-tiny'),
+        lambda root: [
+            'gae',
+            '--dataset',
+            'ogbl-tiny',
+            '--root',
+            str(root),
+            '--epochs',
+            '20',
+            '--set',
+            'model.hidden_channels=16',
+            '--set',
+            'train.batch_size=16',
+            '--quiet',
+        ],
+    ),
+    'recommend': (
+        lambda tmp: write_tiny_rec(tmp / 'data'),
+        lambda root: [
+            'ultragcn',
+            '--dataset',
+            'tiny-rec',
+            '--root',
+            str(root),
+            '--epochs',
+            '20',
+            *TINY_ULTRA,
+            '--set',
+            'train.batch_size=8',
+        ],
+    ),
     'node': (lambda tmp: random_node_dataset(tmp / 'data'), _gcn_args),
 }
 
@@ -123,45 +197,50 @@ def _numbers(summary):
     return [(r['best_epoch'], r.get('valid'), r['test']) for r in summary['runs']], summary['test']
 
 
-@pytest.mark.parametrize('family', sorted(FAMILIES))
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path, family):
-    make, argv = FAMILIES[family]
-    make(tmp_path)
-    args = argv(tmp_path / 'data')
-    epochs = int(args[args.index('--epochs') + 1])
-    assert main(['train', *args, '--out', str(tmp_path / 'full')]) == 0
-
-    out = tmp_path / 'killed'
-    cmd = [sys.executable, '-m', 'graphkit', 'train', *args, '--out', str(out)]
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
+    """One killed subprocess per task family, started together (their interpreter start-ups overlap)."""
+    args, procs = {}, {}
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline, epoch = time.time() + 60, 0
-    while time.time() < deadline and proc.poll() is None:
-        if (out / 'checkpoint.pt').exists():
+    for family, (make, argv) in FAMILIES.items():
+        make(tmp_path / family)
+        args[family] = argv(tmp_path / family / 'data')
+        cmd = [sys.executable, '-m', 'graphkit', 'train', *args[family], '--out', str(tmp_path / family / 'killed')]
+        procs[family] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline, alive = time.time() + 90, set(FAMILIES)
+    while alive and time.time() < deadline:
+        for family in sorted(alive):
+            ckpt = tmp_path / family / 'killed' / 'checkpoint.pt'
+            assert procs[family].poll() is None, f'{family}: the run ended before it was killed'
             try:
-                epoch = safe_torch_load(out / 'checkpoint.pt')['epoch']
+                epoch = safe_torch_load(ckpt)['epoch'] if ckpt.exists() else 0
             except ValueError:  # caught mid-rename; try again
                 epoch = 0
             if epoch >= 2:
-                break
-        time.sleep(0.02)
-    assert proc.poll() is None, f'the run ended before it could be killed: {proc.stderr.read()}'
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / 'summary.json').exists()
-    assert safe_torch_load(out / 'checkpoint.pt')['epoch'] < epochs
+                os.kill(procs[family].pid, signal.SIGKILL)
+                procs[family].wait()
+                alive.discard(family)
+        time.sleep(0.01)
+    assert not alive, f'not killed in time: {sorted(alive)}'
+    for family in FAMILIES:  # the uninterrupted runs, in this process
+        assert main(['train', *args[family], '--out', str(tmp_path / family / 'full')]) == 0
 
-    assert main(['train', *args, '--out', str(out), '--resume']) == 0
-    full = json.loads((tmp_path / 'full' / 'summary.json').read_text())
-    resumed = json.loads((out / 'summary.json').read_text())
-    assert _numbers(resumed) == _numbers(full)
-    logged = [json.loads(line)['epoch'] for line in (out / 'metrics.jsonl').read_text().splitlines()]
-    assert logged == sorted(set(logged)) and logged[-1] == full['runs'][0]['last_epoch']
+    for family in FAMILIES:
+        out = tmp_path / family / 'killed'
+        epochs = int(args[family][args[family].index('--epochs') + 1])
+        assert not (out / 'summary.json').exists()
+        assert safe_torch_load(out / 'checkpoint.pt')['epoch'] < epochs, family
+        assert main(['train', *args[family], '--out', str(out), '--resume']) == 0
+        full = json.loads((tmp_path / family / 'full' / 'summary.json').read_text())
+        resumed = json.loads((out / 'summary.json').read_text())
+        assert _numbers(resumed) == _numbers(full), family
+        logged = [json.loads(line)['epoch'] for line in (out / 'metrics.jsonl').read_text().splitlines()]
+        assert logged == sorted(set(logged)) and logged[-1] == full['runs'][0]['last_epoch'], family
 
 
 # The contract for the clustering and graph-level families, on toy tasks -----------------------------------
 class ToyClusterTask(Task):
     """Clustering: no held-out split, only test metrics, the last epoch reported."""
+
     task = 'cluster'
 
     def __init__(self, opts, cfg):
@@ -187,6 +266,7 @@ class ToyClusterTask(Task):
 
 class ToyGraphTask(ToyClusterTask):
     """Graph regression, one fold per run: MAE is minimised; valid selects."""
+
     task = 'graph'
 
     def __init__(self, opts, cfg):
@@ -215,11 +295,11 @@ def test_cluster_contract_reports_the_last_epoch_on_test_only(tmp_path):
     assert summary['splits'] == ['test'] and 'valid' not in summary
     run = summary['runs'][0]
     assert run['best_epoch'] == run['last_epoch'] == 6 and 'valid' not in run
-    assert summary['test']['acc']['mean'] == pytest.approx(1 - 0.5 ** 6)  # w_t = 1 - (1 - 2 lr)^t, lr 0.25
+    assert summary['test']['acc']['mean'] == pytest.approx(1 - 0.5**6)  # w_t = 1 - (1 - 2 lr)^t, lr 0.25
     assert set(summary['test']) == {'acc', 'nmi', 'ari', 'f1'}
     with pytest.raises(ValueError, match="'train.early_stop' needs train.select_on"):
         _toy(ToyClusterTask, 'cluster', tmp_path, early_stop=2)
-    with pytest.raises(ValueError, match="has no valid acc"):
+    with pytest.raises(ValueError, match='has no valid acc'):
         _toy(ToyClusterTask, 'cluster', tmp_path / 'v', select_on='valid').run()
 
 
@@ -234,8 +314,24 @@ def test_graph_contract_minimises_per_fold(tmp_path):
 
 
 def test_select_on_is_validated_for_every_task(root, tmp_path, capsys):
-    assert main(['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(tmp_path / 'x'),
-                 '--set', 'train.select_on=best', '--quiet']) == 2
+    assert (
+        main(
+            [
+                'train',
+                'gae',
+                '--dataset',
+                'ogbl-tiny',
+                '--root',
+                str(root),
+                '--out',
+                str(tmp_path / 'x'),
+                '--set',
+                'train.select_on=best',
+                '--quiet',
+            ]
+        )
+        == 2
+    )
     assert "'train.select_on' must be valid | test | last" in capsys.readouterr().err
     assert not (tmp_path / 'x').exists()
 
