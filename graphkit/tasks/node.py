@@ -59,20 +59,21 @@ class NodeTask(Task):
         missing = [s for s in ('train', 'valid', 'test') if s not in self.ds.split]
         if 'train' in missing or self.select_on in missing:
             raise ValueError(f"Dataset '{self.name}' has no {' / '.join(missing)} node split")
-        data = self.ds.data
-        x = data.x
-        if x is not None:
-            if not torch.isfinite(x).all():
+        for store in self.ds.data.node_stores:  # every node type of a heterogeneous graph
+            x = store.get('x')
+            if x is not None and not torch.isfinite(x).all():
                 raise ValueError(f"Dataset '{self.name}': node features 'x' contain NaN or infinite values")
-            data.x = x.float()
-            if cfg['data']['normalize_features']:
-                self.ds.data = NormalizeFeatures()(data)  # PyG's: shift to >= 0, then rows sum to 1
+            if x is not None:
+                store.x = x.float()
+        if cfg['data']['normalize_features']:
+            self.ds.data = NormalizeFeatures()(self.ds.data)  # PyG's: shift to >= 0, then rows sum to 1
         self.y = self.ds.y.to(self.device)
         self.split = {s: idx.to(self.device) for s, idx in self.ds.split.items()}
         self.inputs = self.model_inputs()
 
     def model_inputs(self) -> Tuple[Any, ...]:
-        """What the model's ``forward`` is called with: ``(x, edge_index)`` on the task's device."""
+        """What the model's ``forward`` is called with: ``(x, edge_index)`` on the task's device. A
+        heterogeneous task (RpHGNN) overrides it with what its model reads."""
         data = self.ds.data
         return (None if data.x is None else data.x.to(self.device), data.edge_index.to(self.device))
 

@@ -80,6 +80,7 @@ def test_load_cora(cora_root):
     assert ds.data.edge_index.shape == (2, 10556)  # the full graph, as loaded
     assert ds.split_edge['train']['edge'].shape == (3696, 2)
     assert repr(ds) == "LinkDataset(cora, num_nodes=2708, metric='hits@100')"
+    assert ds.seeded_split  # the Planetoid link split is drawn per seed (OGB splits are fixed)
     other = load_link_dataset('cora', root=cora_root, seed=1)
     assert not torch.equal(other.split_edge['test']['edge'], ds.split_edge['test']['edge'])
 
@@ -104,6 +105,7 @@ def test_load_ogbl(tmp_path, name, metric):
     ds = load_link_dataset(name, root=str(tmp_path))
     assert ds.metric == metric and ds.eval_name == name
     assert ds.data.num_nodes == 12 and set(ds.split_edge) == {'train', 'valid', 'test'}
+    assert not ds.seeded_split
 
 
 def test_unknown_ogbl_name_infers_the_metric(tmp_path):
@@ -150,3 +152,16 @@ def test_real_ogbl_ddi(tmp_path):
     second = time.perf_counter() - t0
     assert torch.equal(cached.split_edge['test']['edge_neg'], s['test']['edge_neg'])
     print(f'\nogbl-ddi: first load (no cache, read-only root) {first:.2f}s; cached load {second:.2f}s')
+
+
+def test_datasets_command_groups_every_kind(tmp_path, capsys):
+    from graphkit.cli import main
+
+    link_cora(tmp_path / 'cora' / 'raw')
+    assert main(['datasets', '--root', str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    headers = [line.split(' (')[0] for line in out.splitlines() if line.endswith(')') and 'datasets (' in line]
+    assert headers == ['link datasets', 'recommend datasets', 'node datasets', 'hetero-node datasets', 'graph datasets']
+    cora = [line for line in out.splitlines() if line.strip().startswith('cora ')]
+    assert len(cora) == 2 and all('yes' in line for line in cora)  # found as a link and as a node dataset
+    assert f'looked in {tmp_path / "ogbn_arxiv"}' in out

@@ -174,3 +174,18 @@ def test_tc_reweighting_trains_on_the_shared_loop(root, tmp_path):
     assert _train(root, tmp_path / 'rw0', '--epochs', '2', '--set', 'train.tc_reweight.alpha=0') == 0
     tc0 = [json.loads(line)['tc_valid'] for line in (tmp_path / 'rw0' / 'metrics.jsonl').read_text().splitlines()]
     assert tc0[0] == pytest.approx(tc0[1])
+
+
+def test_fixed_ogb_split_is_loaded_once(root, tmp_path, monkeypatch):
+    import graphkit.tasks.link as link
+
+    calls = []
+    real = link.load_link_dataset
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get('seed'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(link, 'load_link_dataset', counting)
+    assert _train(root, tmp_path / 'run', '--epochs', '1', '--runs', '3') == 0
+    assert calls == [0]  # OGB splits do not depend on the seed: no reload for runs 1 and 2
