@@ -85,16 +85,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fmt(stat: Dict[str, Optional[float]]) -> str:
+def _fmt(stat: Dict[str, Optional[float]], scale: float = 100.0) -> str:
     if stat['mean'] is None:
         return '-'
+    digits = 2 if scale == 100 else 4
     if stat['std'] is None:
-        return f'{100 * stat["mean"]:.2f}'
-    return f'{100 * stat["mean"]:.2f} ± {100 * stat["std"]:.2f}'
+        return f'{scale * stat["mean"]:.{digits}f}'
+    return f'{scale * stat["mean"]:.{digits}f} ± {scale * stat["std"]:.{digits}f}'
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device must be 'cpu', 'cuda' or 'cuda:N' (got '{device}')") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"--device '{device}': CUDA is not available in this torch build or on this machine")
+    if dev.type not in ('cpu', 'cuda'):
+        raise ValueError(f"--device must be 'cpu', 'cuda' or 'cuda:N' (got '{device}')")
 
 
 def format_table(summary: Dict[str, Any]) -> str:
-    """The final table of a run: each metric's mean ± std (in %) on each split the task reports."""
+    """The final table of a run: each metric's mean ± std on each split the task reports (scores in %, errors
+    such as MAE / RMSE as they are)."""
+    from graphkit.metrics.names import metric_direction
+
     runs = len(summary['runs'])
     splits = summary['splits']
     lines = [
@@ -106,7 +123,8 @@ def format_table(summary: Dict[str, Any]) -> str:
     none = {'mean': None, 'std': None}
     for key in keys:
         mark = ' *' if key == summary['metric'] else ''
-        lines.append(f'{key + mark:<12}' + ''.join(f'{_fmt(summary[s].get(key, none)):>18}' for s in splits))
+        scale = 100.0 if metric_direction(key) == 'max' else 1.0
+        lines.append(f'{key + mark:<12}' + ''.join(f'{_fmt(summary[s].get(key, none), scale):>18}' for s in splits))
     lines.append(f'* selection metric; reported: {summary["selection"]}')
     return '\n'.join(lines)
 
@@ -115,6 +133,7 @@ def _train(args: argparse.Namespace) -> int:
     import yaml
 
     from graphkit.configs import load_config
+    from graphkit.configs.schema import validate
     from graphkit.models import MODELS
     from graphkit.tasks import TASKS, TrainOptions
 
@@ -130,6 +149,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         overrides.append(f'train.epochs={args.epochs}')
     cfg = load_config(args.model, args.dataset, args.config, overrides, task=model_cls.task)
+    validate(cfg, task_cls.schema)
+    _check_device(args.device)
     if args.print_config:
         print(yaml.safe_dump(cfg, sort_keys=False), end='')
         return 0
@@ -160,6 +181,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from graphkit.tasks.run import load_run
 
+    _check_device(args.device)
     summary, task, _ = load_run(args.run_dir, args.root, 0, args.device)
     print(f'{"run":<5}{"valid":>10}{"test":>10}  ({task.metric}, recomputed from best_run*.pt)')
     for record in summary['runs']:
@@ -174,6 +196,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from graphkit.analysis import format_report
     from graphkit.tasks.analyze import analyze_tc_run
 
+    _check_device(args.device)
     out = args.out or (str(Path(args.run) / 'tc') if args.run else f'tc-{args.dataset}')
     report = analyze_tc_run(args.dataset, args.root, args.run, out, seed=args.seed, K=args.K, device=args.device)
     print(format_report(report))

@@ -25,7 +25,16 @@ import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent
 
-__all__ = ['CONFIG_DIR', 'TASK_NAMES', 'load_config', 'task_defaults', 'merge', 'parse_override', 'preset_path']
+__all__ = [
+    'CONFIG_DIR',
+    'TASK_NAMES',
+    'load_config',
+    'task_defaults',
+    'merge',
+    'flatten',
+    'parse_override',
+    'preset_path',
+]
 
 #: The tasks with a defaults file in ``tasks/``.
 TASK_NAMES = ('link', 'recommend', 'node', 'cluster', 'graph')
@@ -44,11 +53,12 @@ def _read_yaml(path: Path) -> Dict[str, Any]:
     return out
 
 
-def _flatten(cfg: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
+def flatten(cfg: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
+    """``{'train': {'lr': 0.1}}`` -> ``{'train.lr': 0.1}``."""
     out: Dict[str, Any] = {}
     for key, value in cfg.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f'{prefix}{key}.'))
+            out.update(flatten(value, f'{prefix}{key}.'))
         else:
             out[f'{prefix}{key}'] = value
     return out
@@ -70,7 +80,7 @@ def merge(
             out[key] = merge(out[key], value, source, strict, f'{prefix}{key}.', known_as)
             continue
         if strict and key not in out:
-            known = ', '.join(sorted(_flatten(base, prefix)))
+            known = ', '.join(sorted(flatten(base, prefix)))
             whose = f' {known_as}' if known_as else ''
             raise ValueError(f"Unknown config key '{prefix}{key}' in {source}; keys{whose} knows: {known}")
         out[key] = copy.deepcopy(value)

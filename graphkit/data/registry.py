@@ -392,7 +392,15 @@ def load_dataset(name: str, kind: str, root: Optional[str] = None, seed: int = 0
     if kind not in KINDS:
         raise ValueError(f"'kind' must be one of {KINDS} (got '{kind}')")
     choose_kind(name, (kind,), f"a '{kind}' task")
-    return _entry(name, kind).loaders[kind](name.lower(), resolve_root(root), seed=seed, **kwargs)
+    key = name if kind == 'recommend' else name.lower()  # a recommendation folder keeps its case
+    ds = _entry(name, kind).loaders[kind](key, resolve_root(root), seed=seed, **kwargs)
+    if kind in ('node', 'hetero-node') and ds.is_hetero != (kind == 'hetero-node'):
+        found = 'heterogeneous' if ds.is_hetero else 'homogeneous'
+        raise ValueError(
+            f"Dataset '{name}' ({ds.root}) is {found}: it serves "
+            f'{"hetero-node" if ds.is_hetero else "node"}, not {kind}'
+        )
+    return ds
 
 
 def load_link_dataset(name: str, root: Optional[str] = None, seed: int = 0, **kwargs: Any) -> LinkDataset:

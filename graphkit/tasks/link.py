@@ -27,6 +27,7 @@ from graphkit.configs.schema import Field
 from graphkit.data import load_link_dataset
 from graphkit.io import safe_torch_load
 from graphkit.metrics import Evaluator
+from graphkit.models.protocols import LinkModel
 from graphkit.ops import remove_edges, to_csr
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
@@ -58,6 +59,7 @@ class LinkTask(Task):
 
     task = 'link'
     kinds = ('link',)
+    model_protocol = LinkModel
     schema = {
         **SHARED_SCHEMA,
         'train.encoder_lr': Field('float', nullable=True, min=0),
@@ -84,21 +86,39 @@ class LinkTask(Task):
                 'train.tc_reweight trains and evaluates on the reweighted training graph: it needs '
                 'train.target_link_removal=false and data.use_valedges_as_input=false'
             )
+        if self.tc_alpha is not None and not self.model_cls.trainable:
+            raise ValueError(f"train.tc_reweight needs a trained GCN or SAGE model; '{opts.model}' is not trained")
         self.reweighter: Any = None
+        if opts.init_from and not sorted(RunDir(opts.init_from).path.glob('best_run*.pt')):
+            raise FileNotFoundError(f"--init-from '{opts.init_from}' holds no best_run*.pt model states")
 
         ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed)
         self.name, self.data, self.split, self.split_seed = ds.name, ds.data, ds.split_edge, opts.seed
         self.seeded_split = ds.seeded_split
-        self.metric = (cfg['eval']['metric'] or ds.metric).lower()
+        self.metric = self._check_metric((cfg['eval']['metric'] or ds.metric).lower())
         self.evaluator = Evaluator(ds.eval_name)
-        self.ks = sorted(set(int(k) for k in cfg['eval']['ks']))
-        if self.metric.startswith('hits@') and int(self.metric[5:]) not in self.ks:
+        self.ks = sorted(set(cfg['eval']['ks']))
+        if self.metric.startswith('hits@') and 'edge' in self.split['valid'] and int(self.metric[5:]) not in self.ks:
             self.ks.append(int(self.metric[5:]))
         x = getattr(self.data, 'x', None)
         if x is not None and not torch.isfinite(x).all():
             raise ValueError(f"Dataset '{self.name}': node features 'x' contain NaN or infinite values")
         self.x = None if x is None else x.float().to(self.device)
         self.num_nodes = int(self.data.num_nodes)
+
+    def _check_metric(self, metric: str) -> str:
+        """The selection metric, if this dataset's evaluation reports it: ``hits@K`` for a pool of negative pairs
+        (``edge_neg``), ``mrr`` / ``hits@1`` / ``hits@3`` / ``hits@10`` for per-positive negatives."""
+        if 'edge' in self.split['valid']:
+            name, _, k = metric.partition('@')
+            if name == 'hits' and k.isdigit() and int(k) > 0:
+                return metric
+            allowed = 'hits@K (K a positive integer)'
+        else:
+            if metric in ('mrr', 'hits@1', 'hits@3', 'hits@10'):
+                return metric
+            allowed = 'mrr, hits@1, hits@3 or hits@10'
+        raise ValueError(f"Config key 'eval.metric' must be {allowed} for dataset '{self.name}' (got {metric!r})")
 
     # Data -------------------------------------------------------------------------------------------------
     def prepare(self, seed: int, run: int = 0) -> None:
@@ -134,7 +154,7 @@ class LinkTask(Task):
     # Model ------------------------------------------------------------------------------------------------
     def build(self) -> Tuple[torch.nn.Module, Optional[torch.optim.Optimizer]]:
         """The model and its Adam optimiser (encoder / predictor learning rates); no optimiser if untrainable."""
-        model = self.model_cls.from_config(dict(self.cfg['model']), self.data).to(self.device)
+        model = self.build_model(self.data)
         if not model.trainable:
             return model, None
         if self.reweighter is not None:
@@ -220,7 +240,7 @@ class LinkTask(Task):
             optimizer.step()
             total += float(loss.detach()) * pos.size(1)
             count += pos.size(1)
-        return total / max(count, 1)
+        return total / count if count else float('nan')  # NaN (null in the log): the budget ran out before a step
 
     # Evaluation -------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,8 +1,9 @@
 r"""The node-classification task: full-batch training of a node model on a dataset's node split, accuracy and
 micro / macro F1 on each split.
 
-Homogeneous graphs (the Planetoid public split, ``ogbn-arxiv``) feed the model ``(x, edge_index)``; a
-heterogeneous model (RpHGNN) overrides :meth:`NodeTask.model_inputs` in its own task module. Protocol: Adam with
+Homogeneous graphs (the Planetoid public split, ``ogbn-arxiv``) feed the model ``(x, edge_index)``. A
+heterogeneous node task (RpHGNN's, registered under its own task name) subclasses :class:`NodeTask` and overrides
+:meth:`NodeTask.model_inputs` with what its model reads. Protocol: Adam with
 ``train.lr`` / ``train.weight_decay``, an optional LR schedule (``train.scheduler``: ``step`` or ``cosine``,
 stepped once per epoch), cross-entropy on the training nodes (binary cross-entropy per class when the labels are
 multi-label), and test reported at the epoch of the best validation accuracy (``train.select_on``).
@@ -81,7 +82,7 @@ class NodeTask(Task):
     def build(self) -> Tuple[torch.nn.Module, Optimizers]:
         """The model, Adam, and the LR schedule of ``train.scheduler``."""
         tr = self.cfg['train']
-        model = self.model_cls.from_config(dict(self.cfg['model']), self.ds).to(self.device)
+        model = self.build_model(self.ds)
         opt = torch.optim.Adam(model.parameters(), lr=tr['lr'], weight_decay=tr['weight_decay'])
         return model, Optimizers(opt, make_scheduler(opt, tr['scheduler'], tr['epochs'], tr['step_size'], tr['gamma']))
 

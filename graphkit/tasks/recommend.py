@@ -31,6 +31,7 @@ import torch
 from graphkit.configs.schema import Field
 from graphkit.data import load_dataset
 from graphkit.metrics.ranking import dot_product_ranking
+from graphkit.models.protocols import RecommendModel
 from graphkit.ops import gcn_norm, pairs_to_csr, to_csr
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
@@ -45,6 +46,7 @@ class RecommendTask(Task):
 
     task = 'recommend'
     kinds = ('recommend',)
+    model_protocol = RecommendModel
     schema = {
         **SHARED_SCHEMA,
         'train.select_on': Field('str', choices=('valid', 'test')),
@@ -102,7 +104,7 @@ class RecommendTask(Task):
 
     # Model ------------------------------------------------------------------------------------------------
     def build(self):
-        model = self.model_cls.from_config(dict(self.cfg['model']), self.data).to(self.device)
+        model = self.build_model(self.data)
         tr = self.cfg['train']
         return model, torch.optim.Adam(model.parameters(), lr=tr['lr'], weight_decay=tr['weight_decay'])
 
@@ -126,7 +128,7 @@ class RecommendTask(Task):
             optimizer.step()
             total += float(loss.detach())
             steps += 1
-        return total / max(steps, 1)
+        return total / steps if steps else float('nan')  # NaN (null in the log): the budget ran out before a step
 
     # Evaluation -------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -298,6 +298,25 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.write_yaml('config.yaml', config)
 
+    #: Keys a resumed run may change: how long it trains (the new value is written to ``config.yaml``).
+    RESUMABLE_CHANGES = ('train.epochs', 'train.time_budget_s')
+
+    def check_resume_config(self, config: Dict[str, Any], allowed: Sequence[str] = RESUMABLE_CHANGES) -> None:
+        """Under ``--resume``: raise a :class:`ValueError` listing the keys where :obj:`config` differs from the
+        run's ``config.yaml`` (other than :obj:`allowed`), before anything is written."""
+        if not (self.path / 'config.yaml').exists():
+            return
+        from graphkit.configs import flatten
+
+        saved, new = flatten(self.read_config() or {}), flatten(config)
+        diff = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k) and k not in allowed)
+        if diff:
+            shown = ', '.join(f'{k}: {saved.get(k)!r} -> {new.get(k)!r}' for k in diff[:8])
+            raise ValueError(
+                f"--resume: the config differs from '{self.path / 'config.yaml'}' in {shown}"
+                f"{' ...' if len(diff) > 8 else ''}; resume with the run's own settings or train into a new --out"
+            )
+
     def write_yaml(self, name: str, obj: Any) -> None:
         atomic_write_text(self.path / name, yaml.safe_dump(obj, sort_keys=False))
 
@@ -340,7 +359,7 @@ SPLITS = ('train', 'valid', 'test')
 
 #: Keys every task reads (``configs/defaults.yaml``), with their declared form.
 SHARED_SCHEMA: Dict[str, Field] = {
-    'train.epochs': Field('int', min=0),
+    'train.epochs': Field('int', min=1),
     'train.lr': Field('float', min=0),
     'train.weight_decay': Field('float', min=0),
     'train.eval_every': Field('int', min=1),
@@ -447,9 +466,27 @@ class Task:
         return {}
 
     def before_runs(self) -> None:
-        """Called once before the first run (*e.g.* to print a protocol notice)."""
+        """Called once before the first run: says so on stderr when the reported epoch is selected on the test
+        split (tasks may print a more specific protocol notice)."""
+        if self.select_on == 'test' and not self.opts.quiet:
+            print(
+                f'Selection on the TEST set (train.select_on=test): the reported epoch has the best test '
+                f'{self.metric}, an optimistic estimate; train.select_on=valid gives a clean one',
+                file=sys.stderr,
+            )
 
     # Shared -----------------------------------------------------------------------------------------------
+    def build_model(self, data: Any) -> torch.nn.Module:
+        """``model_cls.from_config(cfg['model'], data)`` on the task's device; a bad ``model.*`` value is a
+        :class:`ValueError` naming the model and its config section."""
+        try:
+            model = self.model_cls.from_config(dict(self.cfg['model']), data)
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"Model '{self.opts.model}' could not be built from its 'model' config section: {e}"
+            ) from None
+        return model.to(self.device)
+
     def resolve_model(self) -> Tuple[type, str]:
         """The model class of ``opts.model`` and the kind of dataset it reads from ``opts.dataset`` (a
         :class:`ValueError` naming both when the dataset serves no kind the model accepts)."""
@@ -457,10 +494,14 @@ class Task:
         from graphkit.models import MODELS
 
         model_cls = MODELS.get(self.opts.model)
-        if model_cls.task != self.task:
-            raise ValueError(f"Model '{self.opts.model}' belongs to the {model_cls.task} task, not {self.task}")
-        kind = choose_kind(self.opts.dataset, model_cls.kinds, f"model '{self.opts.model}'")
-        return model_cls, kind
+        kinds = [k for k in model_cls.kinds if k in self.kinds]
+        if model_cls.task != self.task or not kinds:
+            raise ValueError(
+                f"Model '{self.opts.model}' (task {model_cls.task}, kinds {list(model_cls.kinds)}) does not fit "
+                f'the {self.task} task (kinds {list(self.kinds)})'
+            )
+        self.model_cls = model_cls
+        return model_cls, choose_kind(self.opts.dataset, kinds, f"model '{self.opts.model}'")
 
     def eval_due(self, epoch: int, epochs: int) -> bool:
         """Whether to evaluate after :obj:`epoch`."""
@@ -473,7 +514,7 @@ class Task:
     def selection_rule(self) -> str:
         """How the reported epoch is chosen, in words (for the summary and the final table)."""
         if self.select_on == 'last':
-            return 'the last evaluation (no held-out split to select on)'
+            return 'the last evaluation (train.select_on=last)'
         best = 'highest' if self.direction == 'max' else 'lowest'
         return f'the evaluation with the {best} {self.select_on} {self.metric}'
 
@@ -508,13 +549,11 @@ class Task:
         )
 
     @staticmethod
-    def _timing(epoch: int, epochs: int, optimizer: Optimizers, epoch_time: float, elapsed: float, done: int) -> str:
-        """``'lr 0.01 | 0.09 s/epoch | elapsed 3.1 s | ETA 12.0 s'`` (the ETA of this run)."""
-        eta = elapsed / max(done, 1) * (epochs - epoch)
-        return (
-            f'lr {optimizer.lr:.3g} | {epoch_time:.2f} s/epoch | elapsed {format_seconds(elapsed)} | '
-            f'ETA {format_seconds(eta)}'
-        )
+    def _timing(epoch: int, epochs: int, lr: float, epoch_time: float, elapsed: float) -> str:
+        """``'lr 0.01 | 0.09 s/epoch | elapsed 3.1 s | ETA 12.0 s'``: the learning rate the epoch trained with, and
+        the ETA of this run (:obj:`elapsed` counts the whole run, resumed sessions included)."""
+        eta = elapsed / max(epoch, 1) * (epochs - epoch)
+        return f'lr {lr:.3g} | {epoch_time:.2f} s/epoch | elapsed {format_seconds(elapsed)} | ETA {format_seconds(eta)}'
 
     def run_one(self, run: int, rundir: RunDir, ckpt: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         """Train and evaluate run :obj:`run` (seed ``opts.seed + run``), resuming from :obj:`ckpt` if given."""
@@ -530,7 +569,13 @@ class Task:
         best: Dict[str, Any] = {'epoch': -1}
         best_state, start, elapsed, bad, stopped = None, 1, 0.0, 0, False
         if ckpt is not None:
-            model.load_state_dict(ckpt['model'])
+            try:
+                model.load_state_dict(ckpt['model'])
+            except RuntimeError as e:
+                raise ValueError(
+                    f"--resume: the checkpoint in '{rundir.path}' does not fit the model built from the config "
+                    f'({str(e).splitlines()[0]})'
+                ) from None
             optimizer.load_state_dict(ckpt['optimizer'])
             self.load_state_dict(ckpt.get('task', {}))
             best, best_state, elapsed = ckpt['best'], ckpt['best_model'], ckpt['elapsed']
@@ -549,13 +594,11 @@ class Task:
         for epoch in schedule:
             loss, timing = None, ''
             if epoch > 0:
-                t1 = time.perf_counter()
+                t1, lr = time.perf_counter(), optimizer.lr
                 loss = self.train_epoch(model, optimizer, epoch)
                 optimizer.epoch_end()
                 train_time += time.perf_counter() - t1
-                timing = self._timing(
-                    epoch, epochs, optimizer, time.perf_counter() - t1, time.perf_counter() - t0, epoch - start + 1
-                )
+                timing = self._timing(epoch, epochs, lr, time.perf_counter() - t1, time.perf_counter() - t0)
             over = self.out_of_time()
             evaluating = epoch == 0 or over or self.eval_due(epoch, epochs)
             if epoch > 0:  # an epoch line: in train.log always; on stderr off a terminal, unless an eval line follows
@@ -636,9 +679,14 @@ class Task:
             self.results = list(ckpt['results'])
             if ckpt['run'] == len(self.results) - 1:  # the checkpointed run had finished
                 ckpt = None
+        if self.opts.resume:  # a finished run must be resumed with its own config: it trains no further
+            rundir.check_resume_config(
+                self.cfg, () if len(self.results) >= self.opts.runs else RunDir.RESUMABLE_CHANGES
+            )
         seed_everything(self.opts.seed)
         self.prepare(self.opts.seed, 0)
         model = self.build()[0]
+        self.init_model(model, 0)
         if self.model_protocol is not None and not isinstance(model, self.model_protocol):
             raise ValueError(
                 f"Model '{self.opts.model}' ({type(model).__name__}) does not implement "

@@ -91,3 +91,10 @@ def test_heterogeneous_dataset_needs_a_hetero_model(tmp_path, capsys):
         == 2
     )
     assert "model 'gcn' needs a node dataset, but 'ogbn-mag' serves hetero-node" in capsys.readouterr().err
+
+
+def test_kind_and_layout_must_agree(root):
+    from graphkit.data import load_dataset
+
+    with pytest.raises(ValueError, match='is homogeneous: it serves node, not hetero-node'):
+        load_dataset('ogbn-tiny', 'hetero-node', root)

@@ -257,7 +257,7 @@ class ToyClusterTask(Task):
         loss = (model.weight - 1.0).pow(2).sum()  # the weight walks from 0 towards 1
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     def evaluate(self, model):
         w = float(model.weight.clamp(0, 1))
@@ -304,8 +304,11 @@ def test_cluster_contract_reports_the_last_epoch_on_test_only(tmp_path):
 
 
 def test_graph_contract_minimises_per_fold(tmp_path):
+    from graphkit.cli import format_table
+
     task = _toy(ToyGraphTask, 'graph', tmp_path, runs=3)
     summary = task.run()
+    assert 'mae *' in format_table(summary) and '0.0500 ± 0.0500' in format_table(summary)  # errors: not in %
     assert task.folds[-3:] == [0, 1, 2] and summary['direction'] == 'min'
     # w is 0.5, 0.75, 0.875, ...: the epoch closest to each fold's target is selected, not the last one
     assert [r['best_epoch'] for r in summary['runs']] == [1, 1, 2]
@@ -339,3 +342,76 @@ def test_select_on_is_validated_for_every_task(root, tmp_path, capsys):
 def test_direction_follows_the_metric():
     task = SimpleNamespace(metric='rmse')
     assert Task.direction.fget(task) == 'min'
+
+
+def test_resume_refuses_a_changed_config(root, tmp_path, capsys):
+    out = tmp_path / 'run'
+    _summary(root, out, 'train.epochs=2')
+    before = (out / 'config.yaml').read_text()
+    args = [
+        'train',
+        'gae',
+        '--dataset',
+        'ogbl-tiny',
+        '--root',
+        str(root),
+        '--out',
+        str(out),
+        '--quiet',
+        '--resume',
+        '--set',
+        'model.hidden_channels=8',
+        '--set',
+        'train.batch_size=32',
+        '--set',
+        'train.epochs=2',
+    ]
+    assert main([*args, '--set', 'train.lr=0.5']) == 2
+    err = capsys.readouterr().err
+    assert '--resume: the config differs from' in err and 'train.lr: 0.01 -> 0.5' in err
+    assert (out / 'config.yaml').read_text() == before  # nothing rewritten
+    assert main([*args[:-1], 'train.epochs=3']) == 2  # a finished run trains no further: its config must match
+    assert 'train.epochs: 2 -> 3' in capsys.readouterr().err
+    assert main(args) == 0  # resuming a finished run with its own config rewrites the same summary
+
+
+@pytest.mark.parametrize(
+    'extra, message',
+    [
+        (['--set', 'eval.metric=mrr'], "'eval.metric' must be hits@K"),
+        (['--set', 'eval.metric=hits@abc'], "'eval.metric' must be hits@K"),
+        (['--set', 'model.hidden_channels=abc'], "Model 'gae' could not be built from its 'model' config section"),
+        (['--device', 'foo'], "--device must be 'cpu', 'cuda' or 'cuda:N'"),
+        (['--set', 'train.epochs=0'], "'train.epochs' must be an integer >= 1"),
+        (['--init-from', '.'], 'holds no best_run*.pt'),
+    ],
+)
+def test_bad_input_fails_before_anything_is_written(root, tmp_path, capsys, extra, message):
+    out = tmp_path / 'failed'
+    argv = ['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--quiet', *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and 'Traceback' not in err
+    assert not out.exists()
+
+
+def test_tc_reweight_needs_a_trained_model(root, tmp_path, capsys):
+    assert (
+        main(
+            [
+                'train',
+                'cn',
+                '--dataset',
+                'ogbl-tiny',
+                '--root',
+                str(root),
+                '--out',
+                str(tmp_path / 'x'),
+                '--set',
+                'train.tc_reweight.alpha=2',
+                '--quiet',
+            ]
+        )
+        == 2
+    )
+    assert 'not trained' in capsys.readouterr().err
