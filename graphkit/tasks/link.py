@@ -29,9 +29,12 @@ from graphkit.io import safe_torch_load
 from graphkit.metrics import Evaluator
 from graphkit.models.protocols import LinkModel
 from graphkit.ops import remove_edges, to_csr
+from graphkit.tasks.optim import Optimizers
 from graphkit.tasks.options import TrainOptions
+from graphkit.tasks.progress import progress
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import SHARED_SCHEMA, Optimizers, RunDir, Task, progress
+from graphkit.tasks.run import SHARED_SCHEMA, Task
+from graphkit.tasks.rundir import RunDir
 
 __all__ = ['LinkTask', 'split_pairs']
 

@@ -22,9 +22,10 @@ from graphkit.data import NodeDataset, load_dataset
 from graphkit.metrics.classification import classification_metrics
 from graphkit.metrics.names import TASK_METRICS
 from graphkit.models.protocols import NodeModel
+from graphkit.tasks.optim import Optimizers, make_scheduler
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import SHARED_SCHEMA, Optimizers, Task, make_scheduler
+from graphkit.tasks.run import SHARED_SCHEMA, Task
 
 __all__ = ['NodeTask']
 

@@ -34,8 +34,9 @@ from graphkit.metrics.ranking import dot_product_ranking
 from graphkit.models.protocols import RecommendModel
 from graphkit.ops import gcn_norm, pairs_to_csr, to_csr
 from graphkit.tasks.options import TrainOptions
+from graphkit.tasks.progress import progress
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import SHARED_SCHEMA, Task, progress
+from graphkit.tasks.run import SHARED_SCHEMA, Task
 
 __all__ = ['RecommendTask']
 

@@ -1,6 +1,7 @@
-r"""What every task shares: seeds, the run directory, atomic files, checkpoints, progress and the summary.
+r"""The run loop every task shares (:class:`Task`): seeds, resume, selection, early stopping, the time budget,
+checkpoints and the summary; and :func:`load_run`, which rebuilds a finished run.
 
-A run directory holds
+A run directory (:class:`~graphkit.tasks.rundir.RunDir`) holds
 
 * ``config.yaml``: the resolved configuration,
 * ``metrics.jsonl``: one JSON line per evaluation,
@@ -24,28 +25,26 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
-import yaml
 
 import graphkit
 from graphkit.configs.schema import Field, validate
-from graphkit.io import atomic_torch_save, atomic_write_text, safe_torch_load
+from graphkit.io import safe_torch_load
 from graphkit.metrics.names import is_better, metric_direction
+from graphkit.tasks.optim import Optimizers
+from graphkit.tasks.progress import format_seconds, is_tty
+from graphkit.tasks.rundir import RunDir
 
 __all__ = [
-    'RunDir',
     'Task',
-    'Optimizers',
-    'make_scheduler',
     'load_run',
     'seed_everything',
     'rng_state',
     'set_rng_state',
     'version_stamp',
     'mean_std',
-    'progress',
     'count_parameters',
     'SHARED_SCHEMA',
     'SPLITS',
@@ -132,220 +131,6 @@ def mean_std(values: Iterable[float]) -> Dict[str, Optional[float]]:
         return {'mean': None, 'std': None}
     std = t.std().item() if t.numel() > 1 else None
     return {'mean': t.mean().item(), 'std': std}
-
-
-def is_tty() -> bool:
-    """Whether stderr is a terminal (progress bars there; plain lines otherwise)."""
-    return sys.stderr.isatty()
-
-
-class _PlainProgress:
-    r"""An iterable that prints a plain progress line to stderr at most every :obj:`every` seconds: what a
-    log file, ``nohup``, SLURM or CI shows instead of a progress bar."""
-
-    def __init__(
-        self, iterable: Iterable, desc: str = '', unit: str = 'it', total: Optional[int] = None, every: float = 30.0
-    ) -> None:
-        self.iterable, self.desc, self.unit, self.every = iterable, desc, unit, every
-        self.total = total if total is not None else (len(iterable) if hasattr(iterable, '__len__') else None)
-
-    def __iter__(self) -> Iterator:
-        t0 = last = time.perf_counter()
-        for i, item in enumerate(self.iterable):
-            now = time.perf_counter()
-            if now - last >= self.every and i:
-                last = now
-                done = f'{i}/{self.total}' if self.total else str(i)
-                eta = f', ETA {format_seconds((now - t0) / i * (self.total - i))}' if self.total else ''
-                print(
-                    f'{self.desc}: {done} {self.unit}s, elapsed {format_seconds(now - t0)}{eta}',
-                    file=sys.stderr,
-                    flush=True,
-                )
-            yield item
-
-    def __len__(self) -> int:
-        return self.total or 0
-
-
-def progress(iterable: Iterable, quiet: bool = False, **kwargs: Any) -> Iterable:
-    r"""Progress over :obj:`iterable` on stderr: a tqdm bar on a terminal, a plain line at most every 30 s
-    otherwise (``desc``, ``unit``, ``total`` are read by both), nothing under :obj:`quiet`."""
-    if quiet:
-        return iterable
-    if not is_tty():
-        return _PlainProgress(iterable, kwargs.get('desc', ''), kwargs.get('unit', 'it'), kwargs.get('total'))
-    from tqdm import tqdm
-
-    return tqdm(iterable, file=sys.stderr, leave=False, dynamic_ncols=True, **kwargs)
-
-
-def format_seconds(seconds: float) -> str:
-    """``'42.0 s'``, ``'3.5 min'`` or ``'2.1 h'``."""
-    if seconds < 120:
-        return f'{seconds:.1f} s'
-    if seconds < 7200:
-        return f'{seconds / 60:.1f} min'
-    return f'{seconds / 3600:.1f} h'
-
-
-class Optimizers:
-    r"""The optimisers and learning-rate schedulers of one run, stepped together: a task's :meth:`Task.build`
-    may return one optimiser, several, and schedulers (stepped once per epoch by the run loop). Their states
-    are saved in ``checkpoint.pt`` and restored on ``--resume``.
-
-    Args:
-        optimizers (Optimizer or list of Optimizer): The optimisers.
-        schedulers (list of LRScheduler, optional): Schedulers, stepped after every epoch.
-    """
-
-    def __init__(
-        self, optimizers: Union[torch.optim.Optimizer, Sequence[torch.optim.Optimizer]], schedulers: Sequence[Any] = ()
-    ) -> None:
-        self.optimizers = [optimizers] if isinstance(optimizers, torch.optim.Optimizer) else list(optimizers)
-        self.schedulers = list(schedulers)
-        if not self.optimizers:
-            raise ValueError("'Optimizers' needs at least one optimizer")
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for opt in self.optimizers:
-            opt.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        for opt in self.optimizers:
-            opt.step()
-
-    def epoch_end(self) -> None:
-        """Step every scheduler (the run loop calls it after each training epoch)."""
-        for sched in self.schedulers:
-            sched.step()
-
-    @property
-    def lr(self) -> float:
-        """The current learning rate of the first parameter group (for the log)."""
-        return float(self.optimizers[0].param_groups[0]['lr'])
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {
-            'optimizers': [o.state_dict() for o in self.optimizers],
-            'schedulers': [s.state_dict() for s in self.schedulers],
-        }
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        if 'optimizers' not in state:  # a checkpoint of one bare optimiser
-            state = {'optimizers': [state], 'schedulers': []}
-        if len(state['optimizers']) != len(self.optimizers) or len(state['schedulers']) != len(self.schedulers):
-            raise ValueError(
-                f'The checkpoint holds {len(state["optimizers"])} optimizer(s) and '
-                f'{len(state["schedulers"])} scheduler(s); the run has {len(self.optimizers)} and '
-                f'{len(self.schedulers)}: was it started with another config?'
-            )
-        for obj, st in zip(self.optimizers + self.schedulers, state['optimizers'] + state['schedulers']):
-            obj.load_state_dict(st)
-
-    def __repr__(self) -> str:
-        names = [type(o).__name__ for o in self.optimizers + self.schedulers]
-        return f'{self.__class__.__name__}({", ".join(names)})'
-
-
-def make_scheduler(
-    optimizer: torch.optim.Optimizer, name: Optional[str], epochs: int, step_size: int = 50, gamma: float = 0.5
-) -> List[Any]:
-    r"""The learning-rate scheduler :obj:`name` of :obj:`optimizer` as a list (empty for :obj:`None`):
-    ``'step'`` multiplies the rate by :obj:`gamma` every :obj:`step_size` epochs, ``'cosine'`` anneals it to 0
-    over :obj:`epochs` (:class:`torch.optim.lr_scheduler.CosineAnnealingLR`)."""
-    if name is None:
-        return []
-    if name == 'step':
-        return [torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)]
-    if name == 'cosine':
-        return [torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))]
-    raise ValueError(f"'scheduler' must be null, 'step' or 'cosine' (got {name!r})")
-
-
-class RunDir:
-    r"""The directory of one ``graphkit train`` call.
-
-    Args:
-        path (str or Path): Where the run lives. It is created by :meth:`create`, not here, so that a run that
-            fails while validating its input leaves nothing behind.
-    """
-
-    def __init__(self, path: os.PathLike) -> None:
-        self.path = Path(path)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}('{self.path}')"
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.path / 'checkpoint.pt'
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / 'metrics.jsonl'
-
-    def best_state(self, run: int) -> Path:
-        return self.path / f'best_run{run}.pt'
-
-    def create(self, config: Dict[str, Any], resume: bool) -> None:
-        """Create the directory and write :obj:`config`; without :obj:`resume` an existing run is an error."""
-        if self.path.exists() and any(self.path.iterdir()) and not resume:
-            raise FileExistsError(
-                f"Run directory '{self.path}' already exists and is not empty; pass --resume "
-                f'to continue it or --out to choose another directory'
-            )
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.write_yaml('config.yaml', config)
-
-    #: Keys a resumed run may change: how long it trains (the new value is written to ``config.yaml``).
-    RESUMABLE_CHANGES = ('train.epochs', 'train.time_budget_s')
-
-    def check_resume_config(self, config: Dict[str, Any], allowed: Sequence[str] = RESUMABLE_CHANGES) -> None:
-        """Under ``--resume``: raise a :class:`ValueError` listing the keys where :obj:`config` differs from the
-        run's ``config.yaml`` (other than :obj:`allowed`), before anything is written."""
-        if not (self.path / 'config.yaml').exists():
-            return
-        from graphkit.configs import flatten
-
-        saved, new = flatten(self.read_config() or {}), flatten(config)
-        diff = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k) and k not in allowed)
-        if diff:
-            shown = ', '.join(f'{k}: {saved.get(k)!r} -> {new.get(k)!r}' for k in diff[:8])
-            raise ValueError(
-                f"--resume: the config differs from '{self.path / 'config.yaml'}' in {shown}"
-                f"{' ...' if len(diff) > 8 else ''}; resume with the run's own settings or train into a new --out"
-            )
-
-    def write_yaml(self, name: str, obj: Any) -> None:
-        atomic_write_text(self.path / name, yaml.safe_dump(obj, sort_keys=False))
-
-    def write_json(self, name: str, obj: Any) -> None:
-        atomic_write_text(self.path / name, json.dumps(obj, indent=2, allow_nan=False) + '\n')
-
-    def save(self, path: Path, obj: Any) -> None:
-        atomic_torch_save(obj, path)
-
-    def read_config(self) -> Dict[str, Any]:
-        path = self.path / 'config.yaml'
-        if not path.exists():
-            raise FileNotFoundError(f"'{path}' does not exist: is '{self.path}' a graphkit run directory?")
-        with open(path) as f:
-            return yaml.safe_load(f)
-
-    def log_metrics(self, record: Dict[str, Any]) -> None:
-        with open(self.metrics, 'a') as f:
-            f.write(json.dumps(record, allow_nan=False) + '\n')
-            f.flush()
-
-    def truncate_metrics(self, keep) -> None:
-        """Keep only the metric lines for which :obj:`keep(record)` holds (used on resume)."""
-        if not self.metrics.exists():
-            return
-        lines: List[str] = [
-            line for line in self.metrics.read_text().splitlines() if line.strip() and keep(json.loads(line))
-        ]
-        atomic_write_text(self.metrics, ''.join(line + '\n' for line in lines))
 
 
 def finite(value: float) -> Optional[float]:

@@ -16,8 +16,10 @@ import torch
 from graphkit.cli import main
 from graphkit.configs import task_defaults
 from graphkit.io import safe_torch_load
+from graphkit.tasks.optim import Optimizers, make_scheduler
 from graphkit.tasks.options import TrainOptions
-from graphkit.tasks.run import Optimizers, RunDir, Task, make_scheduler, mean_std
+from graphkit.tasks.run import Task, mean_std
+from graphkit.tasks.rundir import RunDir
 from graphkit.testing import random_link_dataset, random_node_dataset
 
 from .test_recommend import TINY_ULTRA, write_tiny_rec
