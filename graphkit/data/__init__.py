@@ -1,7 +1,8 @@
-r"""Local-file dataset loaders (Planetoid, OGB layout, LightGCN format), safe loading, link splits, and the one
+r"""Local-file dataset loaders (Planetoid, OGB layout, LightGCN format, HGB), safe loading, link splits, and the one
 dataset registry (:obj:`DATASETS`) that serves every kind of task."""
 
 from graphkit.data.base import LocalDataset, validate_data
+from graphkit.data.hgb import HGB_NAMES, hgb_candidates, load_hgb_dataset, locate_hgb, read_hgb
 from graphkit.data.io import load_legacy_split
 from graphkit.data.link_split import check_link_split, ncn_link_split, random_link_split
 from graphkit.data.ogb import OGBLinkDataset, OGBNodeDataset
@@ -34,6 +35,11 @@ __all__ = [
     'load_recsys_dataset',
     'OGBLinkDataset',
     'OGBNodeDataset',
+    'HGB_NAMES',
+    'load_hgb_dataset',
+    'read_hgb',
+    'hgb_candidates',
+    'locate_hgb',
     'DATASETS',
     'KINDS',
     'DatasetEntry',

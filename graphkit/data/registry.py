@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from torch import Tensor
 from torch_geometric.data import Data, HeteroData
 
+from graphkit.data.hgb import HGB_NAMES, load_hgb_dataset, locate_hgb
 from graphkit.data.link_split import ncn_link_split
 from graphkit.data.ogb import OGB_LINK_INFO, OGBLinkDataset, OGBNodeDataset, ogb_candidates
 from graphkit.data.planetoid import PLANETOID_NAMES, PlanetoidRaw, planetoid_candidates, planetoid_files
@@ -115,6 +116,8 @@ class NodeDataset:
     multi_label: bool = False
     metric: str = 'acc'
     root: str = ''
+    seeded_split: bool = False
+    info: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_hetero(self) -> bool:
@@ -332,6 +335,15 @@ def _recsys_entry(name: str) -> DatasetEntry:
     return DatasetEntry(name, {'recommend': _recsys}, {'recommend': 'recall@20'}, _recsys_locate)
 
 
+# HGB ------------------------------------------------------------------------------------------------------
+def _hgb(name: str, root: str, seed: int = 0, **kwargs: Any) -> NodeDataset:
+    return load_hgb_dataset(name, root, seed=seed, **kwargs)
+
+
+def _hgb_entry(name: str) -> DatasetEntry:
+    return DatasetEntry(name, {'hetero-node': _hgb}, {'hetero-node': 'micro_f1'}, locate_hgb)
+
+
 for _n in PLANETOID_NAMES:
     DATASETS.add(
         DatasetEntry(
@@ -350,6 +362,9 @@ for _n in ('electronics', 'ml-1m', 'gowalla', 'yelp2018', 'amazon-book', 'amazon
     DATASETS.add(_recsys_entry(_n))
 DATASETS.add_family('ogbl-', _ogb_link_entry)
 DATASETS.add_family('ogbn-', _ogb_node_entry)
+for _n in HGB_NAMES:
+    DATASETS.add(_hgb_entry(f'hgb-{_n}'))
+DATASETS.add_family('hgb-', _hgb_entry)
 
 
 def _entry(name: str, kind: Optional[str] = None) -> Optional[DatasetEntry]:
