@@ -35,6 +35,43 @@ The graph is prepared as RpHGNN's official loader does, in PyG terms:
   multi-label data (IMDB), a ``[N, C]`` 0/1 matrix. ``label.dat`` is split 80 / 20 into train / valid with the
   seed (stratified by class when single-label); test is ``label.dat.test``.
 
+**STATS** (from the HGB files; Freebase from the HGB paper):
+
+.. list-table::
+    :widths: 10 10 10 10 10 20
+    :header-rows: 1
+
+    * - Name
+      - #nodes
+      - #edges (both directions)
+      - target
+      - #classes
+      - label.dat / label.dat.test
+    * - ACM
+      - 10,942
+      - 547,872
+      - paper
+      - 3
+      - 907 / 1,059 (public half) or 2,118 (full)
+    * - DBLP
+      - 26,128
+      - 239,566
+      - author
+      - 4
+      - 1,217 / 1,420
+    * - IMDB
+      - 21,420
+      - 86,642
+      - movie
+      - 5 (multi-label)
+      - 1,371 / 1,601
+    * - Freebase
+      - 180,098
+      - 1,057,688
+      - book
+      - 7
+      - n/a
+
 Every malformed input is a :class:`ValueError` (a missing file a :class:`FileNotFoundError`) naming the file and
 the line.
 """
@@ -245,17 +282,14 @@ class _Table:
 
     def ints(self, col: str) -> np.ndarray:
         """Column :obj:`col` as int64; a non-integer value is an error naming its line."""
-        import pandas as pd
-
         s = self.cols[col]
-        v = pd.to_numeric(s, errors='coerce')
-        if len(s) and not pd.api.types.is_integer_dtype(v.dtype):
-            bad = ~s.str.fullmatch(r'\s*-?\d+\s*').to_numpy()
-            if bad.any():
-                i = bad.argmax()
-                self.fail(self.lines[i], f'{col} {s.iloc[i]!r} is not an integer')
-            v = s.astype(np.int64)
-        return v.to_numpy(dtype=np.int64)
+        try:
+            return s.to_numpy().astype(np.int64)
+        except (ValueError, OverflowError):  # the error path: find the line
+            bad = ~s.str.fullmatch(r'\s*[-+]?\d{1,18}\s*').to_numpy()
+            i = bad.argmax()
+            self.fail(self.lines[i], f'{col} {s.iloc[i]!r} is not an integer')
+            raise  # pragma: no cover
 
     def check_range(self, values: np.ndarray, col: str, hi: int, what: str) -> None:
         bad = (values < 0) | (values >= hi)
@@ -277,30 +311,29 @@ def _floats(table: _Table, rows: np.ndarray, ntype: int) -> Optional[Tensor]:
     if empty.any():
         i = empty.argmax()
         table.fail(lines[i], f'node of type {ntype} has no attributes, but others of its type have')
-    commas = s.str.count(',').to_numpy()
-    if (commas != commas[0]).any():
-        i = (commas != commas[0]).argmax()
-        table.fail(
-            lines[i],
-            f'{commas[i] + 1} attributes, but the first node of type {ntype} (line {lines[0]}) has {commas[0] + 1}',
-        )
-    try:
+    try:  # the fast path; every check below runs only when it fails
         x = pd.read_csv(
             io.StringIO('\n'.join(s.tolist())), sep=',', header=None, dtype=np.float32, engine='c', na_filter=False
         ).to_numpy()
     except (ValueError, pd.errors.ParserError):
         x = None
-    if x is None or x.shape != (len(rows), commas[0] + 1):
-        for i, v in enumerate(s.tolist()):  # the error path only: find the line
+    if x is None or x.shape[0] != len(rows) or not np.isfinite(x).all():
+        commas = s.str.count(',').to_numpy()
+        if (commas != commas[0]).any():
+            i = (commas != commas[0]).argmax()
+            table.fail(
+                lines[i],
+                f'{commas[i] + 1} attributes, but the first node of type {ntype} (line {lines[0]}) has {commas[0] + 1}',
+            )
+        for i, v in enumerate(s.tolist()):
             try:
-                np.asarray(v.split(','), dtype=np.float32)
+                row = np.asarray(v.split(','), dtype=np.float32)
             except ValueError:
                 shown = repr(v) if len(v) <= 40 else repr(v[:40]) + '...'
                 table.fail(lines[i], f'attributes {shown} are not comma-separated numbers')
-        table.fail(lines[-1], 'attributes could not be parsed')  # pragma: no cover
-    if not np.isfinite(x).all():
-        i = (~np.isfinite(x).all(1)).argmax()
-        table.fail(lines[i], 'attributes hold NaN or infinite values')
+            if not np.isfinite(row).all():
+                table.fail(lines[i], 'attributes hold NaN or infinite values')
+        table.fail(lines[0], 'attributes could not be parsed')  # pragma: no cover
     return torch.from_numpy(np.ascontiguousarray(x))
 
 
@@ -311,6 +344,7 @@ class _Info:
     classes: Dict[int, Dict[int, str]]  # node type -> class id -> class name
     parsed: bool
     text: str = ''
+    json: bool = False  # the JSON form: its link start / end types are checked against the files
 
 
 def _json_line(text: str, *keys: str) -> int:
@@ -345,7 +379,7 @@ def _read_info(source: _Source) -> _Info:
             classes[int(t)] = {int(c): str(n) for c, n in cl.items()} if isinstance(cl, dict) else {}
     except (AttributeError, KeyError, TypeError, ValueError):
         return _Info({}, {}, {}, False, text)
-    return _Info(node_names, links, classes, True, text)
+    return _Info(node_names, links, classes, True, text, json=True)
 
 
 def _read_info_table(text: str) -> _Info:
@@ -419,7 +453,8 @@ def _read_links(source: _Source, nodes: Dict[str, Any], info: _Info) -> Dict[int
     t.check_range(dst, 'dst_id', n, f'beyond node.dat (which has {n} nodes, ids 0..{n - 1})')
     known = set(nodes['offsets'])
     info_line = lambda k, key: _json_line(info.text, 'link type', str(k), key)  # noqa: E731
-    for k, v in info.links.items():
+    typed = info.links if info.json else {}  # the table form is parsed loosely: its names only are used
+    for k, v in typed.items():
         for key in ('start', 'end'):
             if v[key] not in known:
                 raise ValueError(
@@ -430,8 +465,8 @@ def _read_links(source: _Source, nodes: Dict[str, Any], info: _Info) -> Dict[int
     st, dt = type_of[src], type_of[dst]
     for k in np.unique(lt).tolist():
         idx = np.flatnonzero(lt == k)
-        if k in info.links:
-            s, e = info.links[k]['start'], info.links[k]['end']
+        if k in typed:
+            s, e = typed[k]['start'], typed[k]['end']
         else:
             s, e = int(st[idx[0]]), int(dt[idx[0]])
         for ends, want, col in ((st, s, 'src_id'), (dt, e, 'dst_id')):
@@ -439,7 +474,7 @@ def _read_links(source: _Source, nodes: Dict[str, Any], info: _Info) -> Dict[int
             if bad.any():
                 i = idx[bad.argmax()]
                 ids = src if col == 'src_id' else dst
-                origin = 'info.dat' if k in info.links else f'the first edge of the type (line {t.lines[idx[0]]})'
+                origin = 'info.dat' if k in typed else f'the first edge of the type (line {t.lines[idx[0]]})'
                 t.fail(
                     t.lines[i],
                     f'link type {k} joins node types {s} -> {e} (by {origin}), but {col} {ids[i]} is of type '

@@ -183,10 +183,11 @@ def test_info_dat_table(tmp_path):
     files, _ = make_hgb()
     files['info.dat'] = ['TYPE\tMEANING', '0\tpaper', '1\tauthor', '2\tterm', '', 'LINK\tSTART\tEND\tMEANING']
     files['info.dat'] += ['0\t0\t0\tpaper-cite-paper', '1\t0\t1\tpaper-author', '2\t1\t0\tauthor-paper']
+    files['info.dat'] += ['3\t1\t1\tpaper-term']  # wrong start / end: the table form is trusted for names only
     write_hgb(tmp_path / 'tiny', files)
     ds = load_hgb_dataset('tiny', str(tmp_path))
     assert ds.data.node_types == ['paper', 'author', 'term']
-    assert ('paper', 'cite', 'paper') in ds.data.edge_types and ('paper', 'link3', 'term') in ds.data.edge_types
+    assert ('paper', 'cite', 'paper') in ds.data.edge_types and ('paper', 'to', 'term') in ds.data.edge_types
 
 
 @pytest.mark.parametrize('with_test', [True, False])
@@ -438,4 +439,4 @@ def test_hgb_acm_real():
     centroids = torch.stack([x[labelled[y[labelled] == c]].mean(0) for c in range(3)])
     test = ds.split['test']
     acc = float(((x[test] @ centroids.t()).argmax(1) == y[test]).float().mean())
-    assert acc > 0.6, acc  # chance is about 1/3
+    assert acc > 0.7, acc  # chance is about 1/3 (this gives about 0.78)
