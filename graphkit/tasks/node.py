@@ -48,6 +48,7 @@ class NodeTask(Task):
     def __init__(self, opts: TrainOptions, cfg: Dict[str, Any]) -> None:
         super().__init__(opts, cfg)
         self.model_cls, kind = self.resolve_model()
+        self.kind, self.split_seed = kind, opts.seed
         self.ds: NodeDataset = load_dataset(opts.dataset, kind, opts.root, seed=opts.seed)
         self.name = self.ds.name
         self.metric = (cfg['eval']['metric'] or self.ds.metric).lower()
@@ -72,6 +73,14 @@ class NodeTask(Task):
         self.y = self.ds.y.to(self.device)
         self.split = {s: idx.to(self.device) for s, idx in self.ds.split.items()}
         self.inputs = self.model_inputs()
+
+    def prepare(self, seed: int, run: int = 0) -> None:
+        """A seeded split (HGB's train / valid split of ``label.dat``) is drawn anew for each run's seed; fixed
+        splits (Planetoid, OGB) stay."""
+        if self.ds.seeded_split and seed != self.split_seed:
+            split = load_dataset(self.opts.dataset, self.kind, self.opts.root, seed=seed).split
+            self.split = {s: idx.to(self.device) for s, idx in split.items()}
+            self.split_seed = seed
 
     def model_inputs(self) -> Tuple[Any, ...]:
         """What the model's ``forward`` is called with: ``(x, edge_index)`` on the task's device. A
@@ -122,6 +131,7 @@ class NodeTask(Task):
                 'target': self.ds.target,
                 'root': self.ds.root,
                 **{s: int(idx.numel()) for s, idx in self.ds.split.items()},
+                **self.ds.info,
             }
         }
 
