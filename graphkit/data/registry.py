@@ -196,7 +196,7 @@ class DatasetRegistry(Registry):
         extra = {
             'link': '; or any ogbl-* folder in OGB layout',
             'node': '; or any ogbn-* folder in OGB layout',
-            'hetero-node': '; or any heterogeneous ogbn-* folder in OGB layout',
+            'hetero-node': '; or any heterogeneous ogbn-* folder in OGB layout, or hgb-NAME for any HGB folder / zip',
             'recommend': '; or any folder with train.txt / test.txt (LightGCN format)',
         }.get(kind, '')
         return known + extra

@@ -31,7 +31,7 @@ def test_registry_names():
         'pubmed',
     ]
     assert DATASETS.names('node') == ['citeseer', 'cora', 'ogbn-arxiv', 'ogbn-products', 'pubmed']
-    assert DATASETS.names('hetero-node') == ['ogbn-mag']
+    assert DATASETS.names('hetero-node') == ['hgb-acm', 'hgb-dblp', 'hgb-freebase', 'hgb-imdb', 'ogbn-mag']
     assert 'ml-1m' in DATASETS.names('recommend') and 'cora' not in DATASETS.names('recommend')
     assert DATASETS.get('cora').kinds == ('link', 'node')
     assert DATASETS.entry('ogbl-anything').kinds == ('link',)  # a family: any ogbl-* folder
