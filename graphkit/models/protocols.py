@@ -8,11 +8,11 @@ section and the loaded dataset. The task checks a built model against its protoc
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Protocol, Tuple, runtime_checkable
+from typing import Any, Dict, List, Optional, Protocol, Tuple, runtime_checkable
 
 from torch import Tensor
 
-__all__ = ['Model', 'LinkModel', 'RecommendModel', 'NodeModel', 'MODEL_PROTOCOLS']
+__all__ = ['Model', 'LinkModel', 'RecommendModel', 'NodeModel', 'PrecomputedNodeModel', 'MODEL_PROTOCOLS']
 
 
 @runtime_checkable
@@ -59,6 +59,18 @@ class NodeModel(Model, Protocol):
     (``(x, edge_index)`` on a homogeneous graph)."""
 
     def forward(self, *inputs: Any) -> Tensor: ...
+
+
+@runtime_checkable
+class PrecomputedNodeModel(NodeModel, Protocol):
+    r"""A node classifier whose graph part is a parameter-free pre-computation (RpHGNN): the node task calls
+    ``precompute(data, generator)`` once per projection seed (``precompute_seed``, or the run's seed when
+    :obj:`None`), keeps the tensors (one ``[N_target, ...]`` tensor per group, on CPU), and trains ``forward``
+    on mini-batches of their rows (``train.batch_size``) with no graph access."""
+
+    precompute_seed: Optional[int]
+
+    def precompute(self, data: Any, generator: Any) -> List[Tensor]: ...
 
 
 #: The protocol each task family checks its models against.
