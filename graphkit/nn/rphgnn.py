@@ -113,7 +113,10 @@ class RpHGNNPrecompute:
         :func:`random_projection`, in this order: per iteration :math:`t < K`, per edge type in
         ``data.edge_types`` order, first :math:`\mathbf{P}` of the odd tensor (:math:`d_A \times d_B`), then
         :math:`\mathbf{P}` of the even tensor (:math:`d_A \times d_A`). The squash of the last iteration feeds
-        nothing and is skipped (no draws), which does not change any group.
+        nothing and is skipped (no draws), which does not change any group. A projection of
+        :math:`\mathbf{H} = \mathbf{M} \mathbf{Y}` may run as :math:`\mathbf{M} (\mathbf{Y} \mathbf{P})` when
+        :math:`\mathbf{Y}` has fewer rows (same matrix, same numbers up to rounding): on ACM it saves about a
+        third of the pre-computation.
 
     Args:
         num_iterations (int): Number of propagate-then-update iterations :math:`K`.
@@ -257,14 +260,26 @@ class RpHGNNPrecompute:
                     if i is not None:
                         out[i][:, offset[i] + t] = h.to(self.dtype)
                 if squash:
-                    acc[dst] += self._squash(odd, widths[dst], generator)
-                    acc[src] += self._squash(even, widths[src], generator)
+                    acc[dst] += self._squash(odd, x[src], m, widths[dst], generator)
+                    acc[src] += self._squash(even, odd, m_rev, widths[src], generator)
                 del odd, even
             x = acc if squash else x
         return out
 
-    def _squash(self, h: Tensor, width: int, generator: torch.Generator) -> Tensor:
+    #: Relative cost of one sparse multiply-add against a dense one (CPU, one thread: about 2.6 vs 29 GMAC/s);
+    #: :obj:`None` always projects the propagated tensor itself.
+    _sparse_cost = 10.0
+
+    def _squash(self, h: Tensor, before: Tensor, adj: Tensor, width: int, generator: torch.Generator) -> Tensor:
+        # L2norm_rows(h @ P) for h = adj @ before. As h @ P = adj @ (before @ P), the projection runs on the side
+        # with fewer multiply-adds (e.g. on the 56 ACM subjects instead of the 3,025 papers they reach): the same
+        # numbers up to float rounding, the same draw.
         p = random_projection(h.size(1), width, generator, self.projection, self.sparsity)
+        if self._sparse_cost is not None:
+            cost_after = h.size(0) * h.size(1) * width
+            cost_before = before.size(0) * before.size(1) * width + self._sparse_cost * adj._nnz() * width
+            if cost_before < cost_after:
+                return F.normalize(torch.sparse.mm(adj, before @ p), p=2.0, dim=-1)
         return F.normalize(h @ p, p=2.0, dim=-1)
 
     def __repr__(self) -> str:

@@ -69,9 +69,11 @@ def _reference(data, target, K, seed, use_input=True, projection='sparse'):
 @pytest.mark.parametrize('K', [1, 2, 3])
 @pytest.mark.parametrize('use_input', [True, False])
 @pytest.mark.parametrize('projection', ['sparse', 'gaussian'])
-def test_precompute_matches_dense_reference(K, use_input, projection):
+@pytest.mark.parametrize('sparse_cost', [None, 0.0])
+def test_precompute_matches_dense_reference(K, use_input, projection, sparse_cost):
     data = _graph()
     pre = RpHGNNPrecompute(K, 'paper', projection=projection, use_input=use_input, dtype=torch.float32)
+    pre._sparse_cost = sparse_cost  # None: project every tensor itself; 0.0: project before the last spmm if smaller
     groups = pre(data, torch.Generator().manual_seed(3))
     shapes = pre.group_shapes(data)
     ref = _reference(data, 'paper', K, seed=3, use_input=use_input, projection=projection)
