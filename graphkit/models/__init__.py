@@ -6,8 +6,16 @@ from graphkit.models.gcn import GCN
 from graphkit.models.heuristics import LinkHeuristic
 from graphkit.models.lightgcn import LightGCN
 from graphkit.models.ncn import NCN, NCNC
-from graphkit.models.protocols import MODEL_PROTOCOLS, LinkModel, Model, NodeModel, RecommendModel
+from graphkit.models.protocols import (
+    MODEL_PROTOCOLS,
+    LinkModel,
+    Model,
+    NodeModel,
+    PrecomputedNodeModel,
+    RecommendModel,
+)
 from graphkit.models.registry import MODELS
+from graphkit.models.rphgnn import RpHGNN
 from graphkit.models.ultragcn import UltraGCN
 
 __all__ = [
@@ -17,9 +25,11 @@ __all__ = [
     'LinkModel',
     'RecommendModel',
     'NodeModel',
+    'PrecomputedNodeModel',
     'LinkHeuristic',
     'GAE',
     'GCN',
+    'RpHGNN',
     'NCN',
     'NCNC',
     'UltraGCN',

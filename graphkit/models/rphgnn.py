@@ -225,7 +225,10 @@ class RpHGNN(torch.nn.Module):
         outs = []
         for x, conv, mlp in zip(groups, self.convs, self.group_mlps):
             x = F.dropout(x.float(), p=self.input_dropout, training=self.training)
-            outs.append(mlp(conv(x).flatten(1)))
+            # the 1x1 convolution over the hop axis as one batched matmul (same parameters and math; several
+            # times faster than mkldnn's Conv1d on CPU for these shapes)
+            y = torch.matmul(conv.weight[:, :, 0], x) + conv.bias[:, None]
+            outs.append(mlp(y.flatten(1)))
         h = torch.cat(outs, dim=-1) if self.merge == 'concat' else torch.stack(outs, dim=0).mean(0)
         return self.global_mlp(h)
 

@@ -1,7 +1,8 @@
-"""PyG-style layers: NCN / NCNC predictors and their message-passing encoder."""
+"""PyG-style layers: NCN / NCNC predictors and their message-passing encoder; RpHGNN's pre-computation."""
 
 from graphkit.nn.encoder import DropAdj, MPNNEncoder, PureConv
 from graphkit.nn.ncn import NCNCPredictor, NCNPredictor
+from graphkit.nn.rphgnn import RpHGNNPrecompute
 from graphkit.ops.dropout import drop_adj  # re-export: the op lives in graphkit.ops
 
 __all__ = [
@@ -11,4 +12,5 @@ __all__ = [
     'drop_adj',
     'NCNPredictor',
     'NCNCPredictor',
+    'RpHGNNPrecompute',
 ]
