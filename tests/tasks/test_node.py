@@ -151,3 +151,40 @@ def test_precomputed_model_trains_on_mini_batches(tmp_path, pinned):
     assert len(summary['precompute_time_s']) == len(ToyPrecomputed.calls)
     assert summary['protocol']['batch_size'] == 2 and summary['data']['target'] == 'paper'
     assert summary['splits'] == ['valid', 'test'] and len(summary['runs']) == 2
+
+
+@pytest.mark.parametrize('multi', [False, True])
+def test_rphgnn_trains_on_an_hgb_folder(tmp_path, capsys, multi):
+    from tests.data.test_hgb import make_hgb, write_hgb
+
+    files, _ = make_hgb(multi=multi)
+    write_hgb(tmp_path / 'hgb' / 'Tiny', files)
+    out = tmp_path / 'run'
+    argv = [
+        'train',
+        'rphgnn',
+        '--dataset',
+        'hgb-tiny',
+        '--root',
+        str(tmp_path),
+        '--out',
+        str(out),
+        '--epochs',
+        '4',
+        '--runs',
+        '2',
+        '--set',
+        'model.hidden_channels=8',
+        '--set',
+        'train.batch_size=8',
+        '--set',
+        'train.eval_every=1',
+        '--quiet',
+    ]
+    assert main(argv) == 0
+    s = json.loads((out / 'summary.json').read_text())
+    assert s['model'] == 'rphgnn' and s['metric'] == 'micro_f1' and s['data']['target'] == 'paper'
+    assert s['data']['multi_label'] is multi and s['data']['test_file'] == 'label.dat.test'
+    assert len(s['precompute_time_s']) == 2  # precompute_seed null: the run's seed, so once per run
+    assert all(0.0 <= s['test'][k]['mean'] <= 1.0 for k in ('acc', 'micro_f1', 'macro_f1'))
+    assert 'micro_f1 *' in capsys.readouterr().out
