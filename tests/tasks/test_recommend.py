@@ -6,19 +6,14 @@ import torch
 from graphkit.cli import main
 from graphkit.tasks import TASKS
 
-TINY_ULTRA = [
-    '--set',
-    'model.embedding_dim=8',
-    '--set',
-    'model.negative_num=5',
-    '--set',
-    'model.ii_neighbor_num=3',
-    '--set',
-    'train.batch_size=64',
-    '--set',
-    'train.eval_every=1',
-    '--quiet',
-]
+
+def sets(*pairs):
+    """``--set`` arguments: ``sets('a.b=1', 'c.d=2')`` -> ``['--set', 'a.b=1', '--set', 'c.d=2']``."""
+    return [arg for pair in pairs for arg in ('--set', pair)]
+
+
+TINY_MODEL = sets('model.embedding_dim=8', 'model.negative_num=5', 'model.ii_neighbor_num=3')
+TINY_ULTRA = [*TINY_MODEL, *sets('train.batch_size=64', 'train.eval_every=1'), '--quiet']
 
 
 def write_tiny_rec(root):
@@ -45,30 +40,18 @@ def _summary(out):
     return json.loads((out / 'summary.json').read_text())
 
 
+def _train(model, root, out, *extra):
+    """``graphkit train MODEL --dataset tiny-rec --root ROOT --out OUT EXTRA...``; returns the exit code."""
+    return main(['train', model, '--dataset', 'tiny-rec', '--root', str(root), '--out', str(out), *extra])
+
+
 def test_recommend_task_is_registered():
     assert 'recommend' in TASKS
 
 
 def test_train_ultragcn_one_epoch(root, tmp_path, capsys):
     out = tmp_path / 'run'
-    assert (
-        main(
-            [
-                'train',
-                'ultragcn',
-                '--dataset',
-                'tiny-rec',
-                '--root',
-                str(root),
-                '--out',
-                str(out),
-                '--epochs',
-                '1',
-                *TINY_ULTRA,
-            ]
-        )
-        == 0
-    )
+    assert _train('ultragcn', root, out, '--epochs', '1', *TINY_ULTRA) == 0
     assert 'recall@20' in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == [
         'best_run0.pt',
@@ -96,8 +79,7 @@ def test_select_on_test_says_so_and_resume_matches(root, tmp_path):
         '--root',
         str(root),
         *TINY_ULTRA,
-        '--set',
-        'train.select_on=test',
+        *sets('train.select_on=test'),
     ]
     assert main([*args, '--out', str(tmp_path / 'a'), '--epochs', '3']) == 0
     s = _summary(tmp_path / 'a')
@@ -116,120 +98,28 @@ def test_select_on_test_says_so_and_resume_matches(root, tmp_path):
 
 def test_train_lightgcn(root, tmp_path):
     out = tmp_path / 'lg'
-    assert (
-        main(
-            [
-                'train',
-                'lightgcn',
-                '--dataset',
-                'tiny-rec',
-                '--root',
-                str(root),
-                '--out',
-                str(out),
-                '--epochs',
-                '2',
-                '--set',
-                'model.embedding_dim=8',
-                '--set',
-                'train.batch_size=64',
-                '--set',
-                'train.eval_every=1',
-                '--quiet',
-            ]
-        )
-        == 0
-    )
+    lightgcn = sets('model.embedding_dim=8', 'train.batch_size=64', 'train.eval_every=1')
+    assert _train('lightgcn', root, out, '--epochs', '2', *lightgcn, '--quiet') == 0
     s = _summary(out)
     assert s['model'] == 'lightgcn' and len(s['runs']) == 1 and s['runs'][0]['best_epoch'] >= 1
 
 
 def test_link_only_key_fails_before_anything_is_written(root, tmp_path, capsys):
     out = tmp_path / 'x'
-    assert (
-        main(
-            [
-                'train',
-                'ultragcn',
-                '--dataset',
-                'tiny-rec',
-                '--root',
-                str(root),
-                '--out',
-                str(out),
-                '--set',
-                'train.target_link_removal=true',
-                '--quiet',
-            ]
-        )
-        == 2
-    )
+    assert _train('ultragcn', root, out, *sets('train.target_link_removal=true'), '--quiet') == 2
     err = capsys.readouterr().err
     assert "Unknown config key 'train.target_link_removal'" in err and 'recommend task' in err
     assert not out.exists()
 
 
 def test_bad_config(root, tmp_path):
-    assert (
-        main(
-            [
-                'train',
-                'ultragcn',
-                '--dataset',
-                'tiny-rec',
-                '--root',
-                str(root),
-                '--out',
-                str(tmp_path / 'x'),
-                '--set',
-                'train.select_on=best',
-                '--quiet',
-            ]
-        )
-        == 2
-    )
-    assert (
-        main(
-            [
-                'train',
-                'ultragcn',
-                '--dataset',
-                'tiny-rec',
-                '--root',
-                str(root),
-                '--out',
-                str(tmp_path / 'y'),
-                '--set',
-                'data.val_ratio=0',
-                '--quiet',
-            ]
-        )
-        == 2
-    )
+    assert _train('ultragcn', root, tmp_path / 'x', *sets('train.select_on=best'), '--quiet') == 2
+    assert _train('ultragcn', root, tmp_path / 'y', *sets('data.val_ratio=0'), '--quiet') == 2
     assert not (tmp_path / 'x').exists()
 
 
 def test_time_budget_stops_the_run(root, tmp_path):
     out = tmp_path / 'budget'
-    assert (
-        main(
-            [
-                'train',
-                'ultragcn',
-                '--dataset',
-                'tiny-rec',
-                '--root',
-                str(root),
-                '--out',
-                str(out),
-                '--epochs',
-                '50',
-                *TINY_ULTRA,
-                '--set',
-                'train.time_budget_s=0',
-            ]
-        )
-        == 0
-    )
+    assert _train('ultragcn', root, out, '--epochs', '50', *TINY_ULTRA, *sets('train.time_budget_s=0')) == 0
     run = _summary(out)['runs'][0]
     assert run['stopped_early'] and run['last_epoch'] == 1 and run['best_epoch'] == 1

@@ -22,7 +22,7 @@ from graphkit.tasks.run import Task, mean_std
 from graphkit.tasks.rundir import RunDir
 from graphkit.testing import random_link_dataset, random_node_dataset
 
-from .test_recommend import TINY_ULTRA, write_tiny_rec
+from .test_recommend import TINY_ULTRA, sets, write_tiny_rec
 
 
 @pytest.fixture
@@ -31,24 +31,13 @@ def root(tmp_path):
     return tmp_path / 'data'
 
 
-def _summary(root, out, *sets):
-    args = [
-        'train',
-        'gae',
-        '--dataset',
-        'ogbl-tiny',
-        '--root',
-        str(root),
-        '--out',
-        str(out),
-        '--quiet',
-        '--set',
-        'model.hidden_channels=8',
-        '--set',
-        'train.batch_size=32',
-    ]
-    for s in sets:
-        args += ['--set', s]
+def _tiny(model, root, out, *extra):
+    """The argv of ``graphkit train MODEL`` on ogbl-tiny into :obj:`out`."""
+    return ['train', model, '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), *extra]
+
+
+def _summary(root, out, *pairs):
+    args = _tiny('gae', root, out, '--quiet', *sets('model.hidden_channels=8', 'train.batch_size=32', *pairs))
     assert main(args) == 0
     return json.loads((out / 'summary.json').read_text())
 
@@ -71,27 +60,8 @@ def test_early_stopping(root, tmp_path):
 
 def test_progress_without_a_terminal(root, tmp_path, capsys):
     out = tmp_path / 'run'
-    assert (
-        main(
-            [
-                'train',
-                'gae',
-                '--dataset',
-                'ogbl-tiny',
-                '--root',
-                str(root),
-                '--out',
-                str(out),
-                '--epochs',
-                '2',
-                '--set',
-                'model.hidden_channels=8',
-                '--set',
-                'train.eval_every=2',
-            ]
-        )
-        == 0
-    )
+    argv = _tiny('gae', root, out, '--epochs', '2', *sets('model.hidden_channels=8', 'train.eval_every=2'))
+    assert main(argv) == 0
     printed = capsys.readouterr()  # pytest's stderr is no terminal: plain lines instead of bars
     assert 'Run 01 | epoch 1/2 | loss' in printed.err and 'ETA' in printed.err  # an epoch without evaluation
     assert 'Epoch: 002' in printed.out and 's/epoch' in printed.out  # the evaluation line carries the timing
@@ -319,24 +289,7 @@ def test_graph_contract_minimises_per_fold(tmp_path):
 
 
 def test_select_on_is_validated_for_every_task(root, tmp_path, capsys):
-    assert (
-        main(
-            [
-                'train',
-                'gae',
-                '--dataset',
-                'ogbl-tiny',
-                '--root',
-                str(root),
-                '--out',
-                str(tmp_path / 'x'),
-                '--set',
-                'train.select_on=best',
-                '--quiet',
-            ]
-        )
-        == 2
-    )
+    assert main(_tiny('gae', root, tmp_path / 'x', *sets('train.select_on=best'), '--quiet')) == 2
     assert "'train.select_on' must be valid | test | last" in capsys.readouterr().err
     assert not (tmp_path / 'x').exists()
 
@@ -350,24 +303,8 @@ def test_resume_refuses_a_changed_config(root, tmp_path, capsys):
     out = tmp_path / 'run'
     _summary(root, out, 'train.epochs=2')
     before = (out / 'config.yaml').read_text()
-    args = [
-        'train',
-        'gae',
-        '--dataset',
-        'ogbl-tiny',
-        '--root',
-        str(root),
-        '--out',
-        str(out),
-        '--quiet',
-        '--resume',
-        '--set',
-        'model.hidden_channels=8',
-        '--set',
-        'train.batch_size=32',
-        '--set',
-        'train.epochs=2',
-    ]
+    tiny = sets('model.hidden_channels=8', 'train.batch_size=32', 'train.epochs=2')
+    args = _tiny('gae', root, out, '--quiet', '--resume', *tiny)
     assert main([*args, '--set', 'train.lr=0.5']) == 2
     err = capsys.readouterr().err
     assert '--resume: the config differs from' in err and 'train.lr: 0.01 -> 0.5' in err
@@ -390,30 +327,12 @@ def test_resume_refuses_a_changed_config(root, tmp_path, capsys):
 )
 def test_bad_input_fails_before_anything_is_written(root, tmp_path, capsys, extra, message):
     out = tmp_path / 'failed'
-    argv = ['train', 'gae', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--quiet', *extra]
-    assert main(argv) == 2
+    assert main(_tiny('gae', root, out, '--quiet', *extra)) == 2
     err = capsys.readouterr().err
     assert message in err and 'Traceback' not in err
     assert not out.exists()
 
 
 def test_tc_reweight_needs_a_trained_model(root, tmp_path, capsys):
-    assert (
-        main(
-            [
-                'train',
-                'cn',
-                '--dataset',
-                'ogbl-tiny',
-                '--root',
-                str(root),
-                '--out',
-                str(tmp_path / 'x'),
-                '--set',
-                'train.tc_reweight.alpha=2',
-                '--quiet',
-            ]
-        )
-        == 2
-    )
+    assert main(_tiny('cn', root, tmp_path / 'x', *sets('train.tc_reweight.alpha=2'), '--quiet')) == 2
     assert 'not trained' in capsys.readouterr().err
