@@ -11,6 +11,7 @@ transforms, ``processed_paths``) is PyG's.
 
 from __future__ import annotations
 
+import math
 import os
 import os.path as osp
 import sys
@@ -23,7 +24,7 @@ from torch_geometric.data import Data, HeteroData, InMemoryDataset
 from graphkit.data.io import is_writable_dir
 from graphkit.io import atomic_torch_save, safe_torch_load
 
-__all__ = ['LocalDataset', 'validate_data', 'check_index']
+__all__ = ['LocalDataset', 'validate_data', 'check_index', 'random_features']
 
 CACHE_FORMAT = 'graphkit-dataset-cache-v1'
 
@@ -41,6 +42,13 @@ def check_index(index: Tensor, num_nodes: int, field: str, source: str = '') -> 
             f"{source + ': ' if source else ''}'{field}' holds node ids in [{lo}, {hi}], "
             f'outside [0, {num_nodes}) (num_nodes={num_nodes})'
         )
+
+
+def random_features(num_nodes: int, dim: int, generator: torch.Generator) -> Tensor:
+    r"""Features for a featureless node type: i.i.d. :math:`\mathcal{N}(0, 1/d)` entries of shape
+    ``[num_nodes, dim]`` drawn from :obj:`generator` (RpHGNN's input for types without attributes; rows have
+    expected squared norm 1)."""
+    return torch.randn(num_nodes, dim, generator=generator) / math.sqrt(dim)
 
 
 def _check_finite(x: Tensor, field: str, source: str) -> None:

@@ -95,6 +95,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from graphkit.data.base import random_features
 from graphkit.data.io import is_writable_dir, missing_files_error
 from graphkit.io import atomic_torch_save, safe_torch_load
 
@@ -777,7 +778,7 @@ def read_hgb(
         if t in p['x']:
             data[t].x = p['x'][t]
         else:
-            data[t].x = torch.randn(p['num_nodes'][t], feature_dim, generator=gen) / math.sqrt(feature_dim)
+            data[t].x = random_features(p['num_nodes'][t], feature_dim, gen)
             random_types.append(t)
         data[t].num_nodes = p['num_nodes'][t]
     for key, ei in p['edges'].items():

@@ -28,9 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import torch
 from torch import Tensor
 from torch_geometric.data import Data, HeteroData
+from torch_geometric.transforms import ToUndirected
 
+from graphkit.data.base import random_features
 from graphkit.data.hgb import HGB_NAMES, load_hgb_dataset, locate_hgb
 from graphkit.data.link_split import ncn_link_split
 from graphkit.data.ogb import OGB_LINK_INFO, OGBLinkDataset, OGBNodeDataset, ogb_candidates
@@ -285,10 +288,38 @@ def _labels(y: Tensor, where: str) -> Tuple[Tensor, int, bool]:
     return y.float(), int(y.size(1)), True
 
 
-def _ogb_node(name: str, root: str, seed: int = 0, **kwargs: Any) -> NodeDataset:
+#: Width of the random features of featureless types of a heterogeneous OGB graph (RpHGNN's MAG setting).
+OGB_HETERO_FEATURE_DIM = 512
+
+
+def _ogb_hetero_inputs(data: HeteroData, seed: int, feature_dim: int) -> Dict[str, Any]:
+    # One direction per relation in the OGB files: add the reverse of every bipartite relation ('rev_' prefix)
+    # and symmetrise same-type ones (PyG's ToUndirected), and give featureless types seeded N(0, 1/d) features.
+    if feature_dim < 1:
+        raise ValueError(f"'feature_dim' must be >= 1 (got {feature_dim})")
+    original = [list(e) for e in data.edge_types]
+    ToUndirected()(data)
+    gen = torch.Generator().manual_seed(int(seed))
+    random_types = {}
+    for t in data.node_types:
+        if data[t].get('x') is None:
+            data[t].x = random_features(data[t].num_nodes, feature_dim, gen)
+            random_types[t] = feature_dim
+    return {
+        'relations': {'read': original, 'used': [list(e) for e in data.edge_types]},
+        'random_features': random_types,
+        'random_features_seed': int(seed),
+    }
+
+
+def _ogb_node(
+    name: str, root: str, seed: int = 0, feature_dim: int = OGB_HETERO_FEATURE_DIM, **kwargs: Any
+) -> NodeDataset:
     ds = OGBNodeDataset(root, name, **kwargs)
     data, split = ds[0], ds.get_idx_split()
+    info: Dict[str, Any] = {}
     if isinstance(data, HeteroData):
+        info = _ogb_hetero_inputs(data, seed, feature_dim)
         targets = [t for t in split['train'] if 'y' in data[t]]
         if len(targets) != 1:
             raise ValueError(
@@ -303,7 +334,7 @@ def _ogb_node(name: str, root: str, seed: int = 0, **kwargs: Any) -> NodeDataset
             raise ValueError(f"Dataset '{name}' ({ds.dataset_dir}) has no node labels (raw/node-label.csv.gz)")
         target = None
         data.y, num_classes, multi = _labels(data.y, f"Dataset '{name}'")
-    return NodeDataset(name, data, split, num_classes, target, multi, root=ds.dataset_dir)
+    return NodeDataset(name, data, split, num_classes, target, multi, root=ds.dataset_dir, info=info)
 
 
 def _ogb_link_entry(name: str) -> DatasetEntry:

@@ -8,7 +8,7 @@ from typing import Dict
 import torch
 from torch import Tensor
 
-__all__ = ['classification_metrics', 'f1_scores', 'regression_metrics']
+__all__ = ['classification_metrics', 'f1_scores', 'ogb_node_accuracy', 'regression_metrics']
 
 
 def _counts(pred: Tensor, target: Tensor, num_classes: int):
@@ -53,7 +53,8 @@ def f1_scores(pred: Tensor, target: Tensor, num_classes: int) -> Dict[str, float
 
 
 def classification_metrics(logits: Tensor, target: Tensor, multi_label: bool = False) -> Dict[str, float]:
-    r"""``acc``, ``micro_f1`` and ``macro_f1`` of :obj:`logits` (``[N, C]``) against :obj:`target`.
+    r"""``acc``, ``micro_f1``, ``macro_f1`` and ``mean_f1`` :math:`= (F_1^{micro} + F_1^{macro}) / 2` (RpHGNN's
+    early-stopping criterion on HGB) of :obj:`logits` (``[N, C]``) against :obj:`target`.
 
     Single-label: the prediction is the arg-max class and ``acc`` equals ``micro_f1``. Multi-label
     (:obj:`target` a ``[N, C]`` 0/1 matrix): a class is predicted where its logit is > 0 and ``acc`` is the
@@ -63,14 +64,38 @@ def classification_metrics(logits: Tensor, target: Tensor, multi_label: bool = F
         raise ValueError(f"'logits' must have shape [N, C] (got {tuple(logits.shape)})")
     num_classes = logits.size(1)
     if target.numel() == 0:
-        return {'acc': 0.0, 'micro_f1': 0.0, 'macro_f1': 0.0}
+        return {'acc': 0.0, 'micro_f1': 0.0, 'macro_f1': 0.0, 'mean_f1': 0.0}
     if multi_label:
         pred = (logits > 0).long()
         acc = float((pred == target.long()).all(dim=1).double().mean())
     else:
         pred = logits.argmax(dim=1)
         acc = float((pred == target).double().mean())
-    return {'acc': acc, **f1_scores(pred, target.long(), num_classes)}
+    f1 = f1_scores(pred, target.long(), num_classes)
+    return {'acc': acc, **f1, 'mean_f1': (f1['micro_f1'] + f1['macro_f1']) / 2}
+
+
+def ogb_node_accuracy(y_true: Tensor, y_pred: Tensor) -> float:
+    r"""Accuracy with the semantics of :class:`ogb.nodeproppred.Evaluator` (ogb 1.3.6) for the ``acc`` datasets
+    (``ogbn-arxiv``, ``ogbn-products``, ``ogbn-mag``): inputs of shape ``[N, T]`` (or ``[N]``), per task column
+    the share of equal entries among the rows whose true value is not NaN, averaged over the columns.
+
+    .. math::
+        \mathrm{acc} = \frac{1}{T} \sum_{t=1}^{T} \frac{|\{i : y_{it} = \hat y_{it}\}|}{N}
+    """
+    if y_true.dim() == 1:
+        y_true, y_pred = y_true.view(-1, 1), y_pred.view(-1, 1)
+    if y_true.shape != y_pred.shape or y_true.dim() != 2:
+        raise ValueError(
+            f"'y_true' and 'y_pred' must have the same shape [N, T] (got {tuple(y_true.shape)} and "
+            f'{tuple(y_pred.shape)})'
+        )
+    accs = []
+    for t in range(y_true.size(1)):
+        yt, yp = y_true[:, t], y_pred[:, t]
+        labelled = yt == yt  # not NaN
+        accs.append(float((yt[labelled] == yp[labelled]).double().mean()))
+    return sum(accs) / len(accs)
 
 
 def regression_metrics(pred: Tensor, target: Tensor) -> Dict[str, float]:

@@ -11,7 +11,7 @@ __all__ = ['TASK_METRICS', 'metric_direction', 'is_better']
 TASK_METRICS: Dict[str, Tuple[str, ...]] = {
     'link': ('hits@K', 'mrr', 'rocauc'),
     'recommend': ('recall@K', 'precision@K', 'ndcg@K', 'f1@K', 'hit@K'),
-    'node': ('acc', 'micro_f1', 'macro_f1'),
+    'node': ('acc', 'micro_f1', 'macro_f1', 'mean_f1', 'loss'),
     'cluster': ('acc', 'nmi', 'ari', 'f1'),
     'graph': ('acc', 'mae', 'rmse'),
 }

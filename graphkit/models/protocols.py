@@ -66,11 +66,18 @@ class PrecomputedNodeModel(NodeModel, Protocol):
     r"""A node classifier whose graph part is a parameter-free pre-computation (RpHGNN): the node task calls
     ``precompute(data, generator)`` once per projection seed (``precompute_seed``, or the run's seed when
     :obj:`None`), keeps the tensors (one ``[N_target, ...]`` tensor per group, on CPU), and trains ``forward``
-    on mini-batches of their rows (``train.batch_size``) with no graph access."""
+    on mini-batches of their rows (``train.batch_size``) with no graph access. ``precompute_layout`` (the
+    ``(shape, dtype)`` of each tensor) and ``precompute_settings`` (plain values that, with the graph and the seed,
+    determine the output) let the task cache the tensors on disk across calls, filled in place through
+    ``out``."""
 
     precompute_seed: Optional[int]
 
-    def precompute(self, data: Any, generator: Any) -> List[Tensor]: ...
+    def precompute(self, data: Any, generator: Any, out: Optional[List[Tensor]] = None) -> List[Tensor]: ...
+
+    def precompute_layout(self, data: Any) -> List[Tuple[Tuple[int, ...], Any]]: ...
+
+    def precompute_settings(self) -> Dict[str, Any]: ...
 
 
 #: The protocol each task family checks its models against.

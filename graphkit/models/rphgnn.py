@@ -205,18 +205,42 @@ class RpHGNN(torch.nn.Module):
             num_iterations, target, projection=projection, use_input=use_input, dtype=_DTYPES[precompute_dtype]
         )
 
-    def precompute(self, data: HeteroData, generator: torch.Generator) -> List[Tensor]:
-        r"""The groups of :obj:`data` (``[N_target, S_g, w_g]``, :obj:`precompute_dtype`, CPU) for
-        :meth:`forward`, from an :class:`~graphkit.nn.rphgnn.RpHGNNPrecompute` with this model's settings."""
+    def _module(self) -> RpHGNNPrecompute:
         if self.target is None:
             raise ValueError("'RpHGNN' needs 'target' (the classified node type) to pre-compute")
-        module = self._precompute_module(
+        return self._precompute_module(
             self.num_iterations, self.target, self.projection, self.use_input, self.precompute_dtype
         )
+
+    def precompute_settings(self) -> Dict[str, Any]:
+        r"""Everything besides the graph and the generator's seed that determines :meth:`precompute`'s output
+        (the key of the node task's pre-compute cache)."""
+        module = self._module()
+        return {
+            'method': 'rphgnn',
+            'target': module.target,
+            'num_iterations': module.num_iterations,
+            'projection': module.projection,
+            'sparsity': module.sparsity,
+            'use_input': module.use_input,
+            'dtype': str(module.dtype),
+        }
+
+    def precompute_layout(self, data: HeteroData) -> List[Tuple[Tuple[int, ...], torch.dtype]]:
+        r"""The ``(shape, dtype)`` of every tensor :meth:`precompute` returns for :obj:`data`."""
+        return self._module().layout(data)
+
+    def precompute(
+        self, data: HeteroData, generator: torch.Generator, out: Optional[List[Tensor]] = None
+    ) -> List[Tensor]:
+        r"""The groups of :obj:`data` (``[N_target, S_g, w_g]``, :obj:`precompute_dtype`, CPU) for
+        :meth:`forward`, from an :class:`~graphkit.nn.rphgnn.RpHGNNPrecompute` with this model's settings
+        (written into :obj:`out` if given, *e.g.* memory-mapped files of :meth:`precompute_layout`)."""
+        module = self._module()
         shapes = module.group_shapes(data)
         if [tuple(s) for s in shapes] != self.group_shapes:
             raise ValueError(f"'RpHGNN' was built for groups {self.group_shapes}, but 'data' gives {shapes}")
-        return module(data, generator)
+        return module(data, generator, out=out)
 
     def forward(self, groups: List[Tensor]) -> Tensor:
         """Class logits ``[B, C]`` from the :math:`G` group tensors ``[B, S_g, w_g]`` of a batch."""

@@ -3,7 +3,7 @@ r"""The parameter-free pre-computation of RpHGNN: propagate-then-update with ran
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.typing import EdgeType
 
-from graphkit.ops import csr_tensor, pairs_to_csr
+from graphkit.ops import pairs_to_csr, rw_norm, spmm
 
 __all__ = ['RpHGNNPrecompute', 'random_projection']
 
@@ -54,11 +54,7 @@ def random_projection(
 def _mean_adj(edge_index: Tensor, num_src: int, num_dst: int) -> Tensor:
     # M[b, a] = 1 / deg(b) for every edge a -> b (rows = destinations), as a (num_dst, num_src) CSR matrix;
     # rows of destinations without incoming edges stay empty (zero). Duplicate edges collapse to one.
-    adj = pairs_to_csr(edge_index.flip(0), num_dst, num_src)
-    rowptr, col = adj.crow_indices(), adj.col_indices()
-    deg = (rowptr[1:] - rowptr[:-1]).to(torch.float32)
-    value = torch.repeat_interleave(deg.clamp(min=1.0).reciprocal(), (rowptr[1:] - rowptr[:-1]).long())
-    return csr_tensor(rowptr, col, value, (num_dst, num_src))
+    return rw_norm(pairs_to_csr(edge_index.flip(0), num_dst, num_src))
 
 
 def _reverse_name(edge_type: EdgeType) -> EdgeType:
@@ -219,21 +215,39 @@ class RpHGNNPrecompute:
 
     # Computation #############################################################
 
+    def layout(self, data: HeteroData) -> List[Tuple[Tuple[int, int, int], torch.dtype]]:
+        r"""The ``(shape, dtype)`` of every output tensor, in output order, from the metadata alone."""
+        num_target = data[self.target].num_nodes if self.target in data.node_types else 0
+        return [((num_target, s, w), self.dtype) for _, s, w in self.group_shapes(data)]
+
     @torch.no_grad()
-    def __call__(self, data: HeteroData, generator: torch.Generator) -> List[Tensor]:
-        r"""Runs the pre-computation; returns the groups as ``[N_target, S_g, w_g]`` tensors in :obj:`dtype`."""
+    def __call__(
+        self, data: HeteroData, generator: torch.Generator, out: Optional[List[Tensor]] = None
+    ) -> List[Tensor]:
+        r"""Runs the pre-computation; returns the groups as ``[N_target, S_g, w_g]`` tensors in :obj:`dtype`.
+
+        :obj:`out` (optional) are the tensors to fill, of :meth:`layout`: *e.g.* memory-mapped files, so that
+        the groups never sit in memory; each group is written one hop slice at a time, as it is computed. The
+        working memory is then one :math:`d_\tau`-wide feature matrix per node type, plus the two tensors of
+        the relation being propagated.
+        """
+        name = self.__class__.__name__
         if not isinstance(generator, torch.Generator):
-            raise ValueError(
-                f"'{self.__class__.__name__}' expects 'generator' to be a torch.Generator (got {type(generator)})"
-            )
+            raise ValueError(f"'{name}' expects 'generator' to be a torch.Generator (got {type(generator)})")
         widths = self._check(data)
         groups = self._groups(data)
-        shapes = self.group_shapes(data)
-        num_target = data[self.target].num_nodes
+        layout = self.layout(data)
         K = self.num_iterations
+        if out is None:
+            out = [torch.empty(shape, dtype=dtype) for shape, dtype in layout]
+        elif len(out) != len(layout) or any(
+            not isinstance(o, Tensor) or tuple(o.shape) != shape or o.dtype != dtype
+            for o, (shape, dtype) in zip(out, layout)
+        ):
+            got = [(tuple(o.shape), o.dtype) if isinstance(o, Tensor) else type(o).__name__ for o in out]
+            raise ValueError(f"'{name}' expects 'out' to be tensors of layout {layout} (got {got})")
 
         x = {t: data[t].x.detach().to('cpu', torch.float32) for t in data.node_types}
-        out = [torch.empty((num_target, s, w), dtype=self.dtype) for _, s, w in shapes]
         slot = {(edge_type, parity): i for i, (_, edge_type, parity) in enumerate(groups)}
         offset = [int(self.use_input and parity == 'even') for _, _, parity in groups]
         for i, o in enumerate(offset):
@@ -253,8 +267,8 @@ class RpHGNNPrecompute:
             for edge_type in data.edge_types:
                 src, _, dst = edge_type
                 m, m_rev = adjs[edge_type]
-                odd = torch.sparse.mm(m, x[src])  # on dst, width d_src
-                even = torch.sparse.mm(m_rev, odd)  # on src, width d_src
+                odd = spmm(m, x[src])  # on dst, width d_src
+                even = spmm(m_rev, odd)  # on src, width d_src
                 for parity, h in (('odd', odd), ('even', even)):
                     i = slot.get((edge_type, parity))
                     if i is not None:
@@ -279,7 +293,7 @@ class RpHGNNPrecompute:
             cost_after = h.size(0) * h.size(1) * width
             cost_before = before.size(0) * before.size(1) * width + self._sparse_cost * adj._nnz() * width
             if cost_before < cost_after:
-                return F.normalize(torch.sparse.mm(adj, before @ p), p=2.0, dim=-1)
+                return F.normalize(spmm(adj, before @ p), p=2.0, dim=-1)
         return F.normalize(h @ p, p=2.0, dim=-1)
 
     def __repr__(self) -> str:

@@ -67,7 +67,9 @@ def check_edge_index(
     return num_nodes
 
 
-def _check_adj(adj: Tensor, name: str = 'adj') -> int:
+def _check_adj(adj: Tensor, name: str = 'adj', square: bool = True) -> int:
+    # Validates a CSR matrix; returns its number of rows. Operators that are defined for any (M, N) matrix
+    # (degrees, row normalisation, SpMM) pass square=False.
     if not isinstance(adj, Tensor) or adj.layout != torch.sparse_csr:
         got = adj.layout if isinstance(adj, Tensor) else type(adj).__name__
         raise ValueError(
@@ -75,7 +77,7 @@ def _check_adj(adj: Tensor, name: str = 'adj') -> int:
             f'(layout=torch.sparse_csr), e.g. from '
             f'graphkit.ops.to_csr (got {got})'
         )
-    if adj.dim() != 2 or adj.size(0) != adj.size(1):
+    if adj.dim() != 2 or (square and adj.size(0) != adj.size(1)):
         raise ValueError(f"'{name}' must be a square (N, N) matrix (got shape {tuple(adj.shape)})")
     return adj.size(0)
 
@@ -205,12 +207,13 @@ def pairs_to_csr(pairs: Tensor, num_rows: int, num_cols: int) -> Tensor:
 
 
 def degree(adj: Tensor, weighted: bool = False) -> Tensor:
-    r"""Returns the row degrees of :obj:`adj`, a floating tensor of shape
-    :obj:`(N,)`: the number of stored entries per row (:obj:`float32`), or,
-    if :obj:`weighted=True`, the row sums :math:`\sum_j A_{ij}` in the dtype
-    of the values (the same numbers for a binary adjacency).
+    r"""Returns the row degrees of :obj:`adj` (any :obj:`(M, N)` CSR
+    matrix), a floating tensor of shape :obj:`(M,)`: the number of stored
+    entries per row (:obj:`float32`), or, if :obj:`weighted=True`, the row
+    sums :math:`\sum_j A_{ij}` in the dtype of the values (the same numbers
+    for a binary adjacency).
     """
-    _check_adj(adj)
+    _check_adj(adj, square=False)
     rowptr = adj.crow_indices().long()
     if not weighted:
         return (rowptr[1:] - rowptr[:-1]).to(torch.float32)
@@ -226,7 +229,7 @@ def _scale(adj: Tensor, rowptr: Tensor, col: Tensor, values: Tensor, left: Tenso
     values = values * left[row]
     if right is not None:
         values = values * right[col]
-    return csr_tensor(rowptr, col, values, adj.size(0))
+    return csr_tensor(rowptr, col, values, tuple(adj.shape))
 
 
 def _add_identity(adj: Tensor) -> Tensor:
@@ -283,9 +286,12 @@ def gcn_norm(adj: Tensor, add_self_loops: bool = True) -> Tensor:
 def rw_norm(adj: Tensor) -> Tensor:
     r"""The random-walk normalisation :math:`\mathbf{D}^{-1} \mathbf{A}`
     (row-stochastic), with :math:`D_{ii} = \sum_j A_{ij}`; rows of degree 0
-    stay zero.
+    stay zero. :obj:`adj` may be rectangular, :obj:`(M, N)`: for a
+    bipartite relation with destinations as rows, :math:`\mathbf{D}^{-1}
+    \mathbf{A} \mathbf{X}` averages the features of each row's neighbours
+    (PyG's ``reduce='mean'``).
     """
-    _check_adj(adj)
+    _check_adj(adj, square=False)
     deg = degree(adj, weighted=True)
     dinv = deg.reciprocal().masked_fill(deg == 0, 0.0)
     rowptr, col = adj.crow_indices().long(), adj.col_indices().long()

@@ -34,12 +34,14 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum') -> Tensor:
     Differentiable with respect to :obj:`x`.
 
     Args:
-        adj (torch.Tensor): CSR adjacency of shape :obj:`(N, N)`.
-        x (torch.Tensor): Dense features of shape :obj:`(N, F)` or :obj:`(N,)`
-            (then the result has shape :obj:`(N,)`).
+        adj (torch.Tensor): CSR matrix of shape :obj:`(M, N)`: a square
+            adjacency, or a bipartite one with the destinations as rows.
+        x (torch.Tensor): Dense features of shape :obj:`(N, F)` or :obj:`(N,)`;
+            the result has shape :obj:`(M, F)` or :obj:`(M,)`.
         reduce (str, optional): The reduction. (default: :obj:`'sum'`)
     """
-    n = _check_adj(adj)
+    m = _check_adj(adj, square=False)
+    n = adj.size(1)
     if reduce == 'add':
         reduce = 'sum'
     if reduce not in _REDUCE:
@@ -63,7 +65,7 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum') -> Tensor:
         else:
             out = _spmm_gather(adj, x, reduce)
     elif adj._nnz() == 0:
-        out = x.new_zeros(n, x.size(1))
+        out = x.new_zeros(m, x.size(1))
     else:
         out = pyg_spmm(adj, x, reduce)
     return out.squeeze(-1) if squeeze else out

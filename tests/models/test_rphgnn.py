@@ -8,6 +8,7 @@ import yaml
 from torch_geometric.data import Data, HeteroData
 
 import graphkit
+from graphkit.configs import load_config
 from graphkit.data import NodeDataset
 from graphkit.models.registry import MODELS
 from graphkit.models.rphgnn import RpHGNN
@@ -166,8 +167,31 @@ def test_rphgnn_presets_list_every_argument():
     for key, value in default['model'].items():
         assert inspect.signature(RpHGNN.__init__).parameters[key].default == value, key
     assert set(default['train']) == {'epochs', 'lr', 'weight_decay', 'eval_every', 'early_stop', 'batch_size'}
-    acm = yaml.safe_load((CONFIGS / 'hgb-acm.yaml').read_text())
-    for section, values in acm.items():
-        assert set(values) <= set(default[section]), section
-    assert acm['model']['num_iterations'] == 6 and acm['model']['merge'] == 'mean'
-    RpHGNN([('g', 7, 4)], 3, **acm['model'])  # the preset builds
+
+    # the per-dataset presets: the official values of the spec (A.5), each building a model
+    official = {  # K, use_input, hidden, input dropout, dropout, group / global layers, merge, batch, metric
+        'hgb-acm': (6, True, 64, 0.8, 0.7, 2, 2, 'mean', 1000, 'mean_f1'),
+        'hgb-dblp': (5, False, 512, 0.8, 0.8, 2, 2, 'concat', 10000, 'loss'),
+        'hgb-imdb': (3, True, 256, 0.8, 0.7, 2, 2, 'concat', 10000, 'mean_f1'),
+        'hgb-freebase': (6, False, 256, 0.7, 0.7, 1, 1, 'concat', 10000, 'mean_f1'),
+        'ogbn-mag': (5, True, 512, 0.0, 0.5, 2, 2, 'concat', 10000, 'acc'),
+    }
+    assert {p.stem for p in CONFIGS.glob('*.yaml')} == {'default', *official}
+    for name, values in official.items():
+        cfg = load_config('rphgnn', name)
+        m = cfg['model']
+        got = (
+            m['num_iterations'],
+            m['use_input'],
+            m['hidden_channels'],
+            m['input_dropout'],
+            m['dropout'],
+            m['num_group_layers'],
+            m['num_global_layers'],
+            m['merge'],
+            cfg['train']['batch_size'],
+            cfg['eval']['metric'],
+        )
+        assert got == values, name
+        assert m['precompute_seed'] == (2 if name == 'ogbn-mag' else 1)
+        RpHGNN([('g', 7, 4)], 3, **m)  # the preset builds

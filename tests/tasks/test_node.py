@@ -25,7 +25,7 @@ def test_gcn_learns_and_reports_the_node_metrics(root, tmp_path, capsys):
     assert 'acc *' in capsys.readouterr().out
     s = json.loads((out / 'summary.json').read_text())
     assert s['task'] == 'node' and s['metric'] == 'acc' and s['splits'] == ['valid', 'test']
-    assert set(s['test']) == {'acc', 'micro_f1', 'macro_f1'}
+    assert set(s['test']) == {'acc', 'micro_f1', 'macro_f1', 'mean_f1', 'loss'}
     assert s['data'] == {
         'num_classes': 3,
         'multi_label': False,
@@ -118,10 +118,20 @@ class ToyPrecomputed(torch.nn.Module):
     def reset_parameters(self):
         self.lin.reset_parameters()
 
-    def precompute(self, data, generator):
+    def precompute_settings(self):
+        return {'method': 'toy'}
+
+    def precompute_layout(self, data):
+        return [(tuple(data['paper'].x.shape), torch.float32)]
+
+    def precompute(self, data, generator, out=None):
         ToyPrecomputed.calls.append(int(generator.initial_seed()))
         x = data['paper'].x
-        return [x + 0.01 * torch.randn(x.shape, generator=generator)]
+        group = x + 0.01 * torch.randn(x.shape, generator=generator)
+        if out is None:
+            return [group]
+        out[0].copy_(group)
+        return out
 
     def forward(self, groups):
         return self.lin(groups[0])
@@ -148,7 +158,8 @@ def test_precomputed_model_trains_on_mini_batches(tmp_path, pinned):
     summary = NodeTask(opts, cfg).run()
     # once per projection seed: the run's seed (0, 1), or the pinned one for every run
     assert ToyPrecomputed.calls == ([0, 1] if pinned is None else [7])
-    assert len(summary['precompute_time_s']) == len(ToyPrecomputed.calls)
+    assert [e['seed'] for e in summary['precompute']] == ToyPrecomputed.calls
+    assert all(e['cache'] == 'miss' for e in summary['precompute'])
     assert summary['protocol']['batch_size'] == 2 and summary['data']['target'] == 'paper'
     assert summary['splits'] == ['valid', 'test'] and len(summary['runs']) == 2
 
@@ -185,6 +196,7 @@ def test_rphgnn_trains_on_an_hgb_folder(tmp_path, capsys, multi):
     s = json.loads((out / 'summary.json').read_text())
     assert s['model'] == 'rphgnn' and s['metric'] == 'micro_f1' and s['data']['target'] == 'paper'
     assert s['data']['multi_label'] is multi and s['data']['test_file'] == 'label.dat.test'
-    assert len(s['precompute_time_s']) == 2  # precompute_seed null: the run's seed, so once per run
+    assert [e['seed'] for e in s['precompute']] == [0, 1]  # precompute_seed null: the run's seed, once per run
+    assert s['time_s']['total'] == pytest.approx(s['time_s']['precompute'] + s['time_s']['train'])
     assert all(0.0 <= s['test'][k]['mean'] <= 1.0 for k in ('acc', 'micro_f1', 'macro_f1'))
     assert 'micro_f1 *' in capsys.readouterr().out
