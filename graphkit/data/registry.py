@@ -292,20 +292,20 @@ def _labels(y: Tensor, where: str) -> Tuple[Tensor, int, bool]:
 OGB_HETERO_FEATURE_DIM = 512
 
 
-def _ogb_hetero_inputs(data: HeteroData, seed: int, feature_dim: int) -> Dict[str, Any]:
+def _ogb_hetero_inputs(data: HeteroData, seed: int, feature_dim: int) -> Tuple[HeteroData, Dict[str, Any]]:
     # One direction per relation in the OGB files: add the reverse of every bipartite relation ('rev_' prefix)
     # and symmetrise same-type ones (PyG's ToUndirected), and give featureless types seeded N(0, 1/d) features.
     if feature_dim < 1:
         raise ValueError(f"'feature_dim' must be >= 1 (got {feature_dim})")
     original = [list(e) for e in data.edge_types]
-    ToUndirected()(data)
+    data = ToUndirected()(data)  # a shallow copy
     gen = torch.Generator().manual_seed(int(seed))
     random_types = {}
     for t in data.node_types:
         if data[t].get('x') is None:
             data[t].x = random_features(data[t].num_nodes, feature_dim, gen)
             random_types[t] = feature_dim
-    return {
+    return data, {
         'relations': {'read': original, 'used': [list(e) for e in data.edge_types]},
         'random_features': random_types,
         'random_features_seed': int(seed),
@@ -319,7 +319,7 @@ def _ogb_node(
     data, split = ds[0], ds.get_idx_split()
     info: Dict[str, Any] = {}
     if isinstance(data, HeteroData):
-        info = _ogb_hetero_inputs(data, seed, feature_dim)
+        data, info = _ogb_hetero_inputs(data, seed, feature_dim)
         targets = [t for t in split['train'] if 'y' in data[t]]
         if len(targets) != 1:
             raise ValueError(

@@ -125,7 +125,10 @@ class PrecomputeCache:
             if torch_dtype != dtype or tuple(item['shape']) != tuple(shape):
                 raise ValueError(f'{path}: tensor {i} is {item["dtype"]} {item["shape"]}, expected {dtype} {shape}')
             file = osp.join(entry, f'{i}.npy')
-            arr = np.load(file, mmap_mode='c', allow_pickle=False)  # raises on a truncated file
+            try:
+                arr = np.load(file, mmap_mode='c', allow_pickle=False)
+            except (OSError, ValueError) as e:  # missing, truncated, not a .npy file
+                raise ValueError(f'{file}: {e}') from None
             if arr.dtype != np.dtype(np_dtype) or arr.shape != tuple(shape):
                 raise ValueError(f'{file}: holds {arr.dtype} {arr.shape}, the manifest says {item["dtype"]} {shape}')
             t = torch.from_numpy(arr)

@@ -165,3 +165,32 @@ def test_datasets_command_groups_every_kind(tmp_path, capsys):
     cora = [line for line in out.splitlines() if line.strip().startswith('cora ')]
     assert len(cora) == 2 and all('yes' in line for line in cora)  # found as a link and as a node dataset
     assert f'looked in {tmp_path / "ogbn_arxiv"}' in out
+
+
+def test_ogbn_mag_is_ready_for_heterogeneous_models(tmp_path):
+    from tests.data.conftest import make_ogbn_mag
+
+    _, w = make_ogbn_mag(tmp_path)
+    ds = load_dataset('ogbn-mag', 'hetero-node', str(tmp_path), seed=4)
+    data = ds.data
+    assert ds.target == 'paper' and ds.num_classes == int(w['y'].max()) + 1 and not ds.seeded_split
+    assert {k: int(v.numel()) for k, v in ds.split.items()} == {k: len(v) for k, v in w['idx'].items()}
+    # one direction per relation on disk: every bipartite relation gets its reverse, paper-cites-paper is symmetric
+    for (s, r, t), e in w['edges'].items():
+        if s == t:
+            got = {tuple(p) for p in data[s, r, t].edge_index.t().tolist()}
+            assert got == {(a, b) for a, b in e.tolist()} | {(b, a) for a, b in e.tolist()}
+        else:
+            fwd = data[s, r, t].edge_index
+            assert torch.equal(data[t, f'rev_{r}', s].edge_index, fwd.flip(0))
+    assert torch.allclose(data['paper'].x, torch.tensor(w['x'], dtype=torch.float))
+    # featureless types: seeded N(0, 1/512) features, the same for the same seed
+    assert ds.info['random_features'] == {'author': 512, 'field_of_study': 512, 'institution': 512}
+    assert data['author'].x.shape == (w['num']['author'], 512)
+    again = load_dataset('ogbn-mag', 'hetero-node', str(tmp_path), seed=4).data
+    other = load_dataset('ogbn-mag', 'hetero-node', str(tmp_path), seed=5).data
+    assert torch.equal(again['author'].x, data['author'].x) and not torch.equal(other['author'].x, data['author'].x)
+    narrow = load_dataset('ogbn-mag', 'hetero-node', str(tmp_path), feature_dim=16).data
+    assert narrow['institution'].x.shape == (w['num']['institution'], 16)
+    with pytest.raises(ValueError, match="'feature_dim'"):
+        load_dataset('ogbn-mag', 'hetero-node', str(tmp_path), feature_dim=0)

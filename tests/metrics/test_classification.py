@@ -88,3 +88,46 @@ def test_is_better():
     nan = float('nan')
     assert is_better(0.5, 0.4, 'max') and not is_better(0.5, 0.4, 'min')
     assert not is_better(nan, 0.4, 'max') and is_better(0.1, nan, 'min')
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 30), c=st.integers(1, 6), multi=st.booleans(), seed=st.integers(0, 10**6))
+def test_f1_matches_scikit_learn(n, c, multi, seed):
+    skm = pytest.importorskip('sklearn.metrics')
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, c, generator=gen)
+    if multi:  # a class is predicted where its logit is > 0 (scikit-learn reads one column as binary: c >= 2)
+        c = max(c, 2)
+        logits = torch.randn(n, c, generator=gen)
+        target = (torch.rand(n, c, generator=gen) < 0.4).long()
+        pred = (logits > 0).long().numpy()
+    else:
+        target = torch.randint(0, c, (n,), generator=gen)
+        pred = logits.argmax(1).numpy()
+    got = classification_metrics(logits, target, multi_label=multi)
+    labels = None if multi else list(range(c))  # every class counts in the macro mean, as in f1_scores
+    for avg in ('micro', 'macro'):
+        ref = skm.f1_score(target.numpy(), pred, average=avg, labels=labels, zero_division=0)
+        assert got[f'{avg}_f1'] == pytest.approx(ref, abs=1e-12)
+    assert got['mean_f1'] == pytest.approx((got['micro_f1'] + got['macro_f1']) / 2)
+    if multi:
+        assert got['acc'] == pytest.approx(skm.accuracy_score(target.numpy(), pred))  # subset accuracy
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 40), tasks=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_ogb_node_accuracy_matches_ogbs_evaluator(n, tasks, seed):
+    from graphkit.metrics.classification import ogb_node_accuracy
+
+    ogb_np = pytest.importorskip('ogb.nodeproppred')
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 4, (n, tasks))
+    y_pred = rng.integers(0, 4, (n, tasks))
+    evaluator = ogb_np.Evaluator('ogbn-mag')
+    evaluator.num_tasks = tasks  # ogbn-mag has one task; the semantics for T tasks are the same code path
+    ref = evaluator.eval({'y_true': y_true, 'y_pred': y_pred})['acc']
+    assert ogb_node_accuracy(torch.from_numpy(y_true), torch.from_numpy(y_pred)) == pytest.approx(ref)
+    if tasks == 1:
+        assert ogb_node_accuracy(torch.from_numpy(y_true[:, 0]), torch.from_numpy(y_pred[:, 0])) == pytest.approx(ref)
+    with pytest.raises(ValueError, match='same shape'):
+        ogb_node_accuracy(torch.zeros(3, 1), torch.zeros(2, 1))

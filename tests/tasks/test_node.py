@@ -1,7 +1,9 @@
 import json
+import os
 
 import pytest
 import torch
+import yaml
 
 from graphkit.cli import main
 from graphkit.testing import random_node_dataset
@@ -200,3 +202,60 @@ def test_rphgnn_trains_on_an_hgb_folder(tmp_path, capsys, multi):
     assert s['time_s']['total'] == pytest.approx(s['time_s']['precompute'] + s['time_s']['train'])
     assert all(0.0 <= s['test'][k]['mean'] <= 1.0 for k in ('acc', 'micro_f1', 'macro_f1'))
     assert 'micro_f1 *' in capsys.readouterr().out
+
+
+def _toy_task(tmp_path, out, **data):
+    from graphkit.configs import task_defaults
+    from graphkit.models import MODELS
+    from graphkit.tasks.node import NodeTask
+    from graphkit.tasks.options import TrainOptions
+
+    if 'toy-precomputed' not in MODELS:
+        MODELS.register('toy-precomputed', ToyPrecomputed)
+    cfg = task_defaults('node')
+    cfg['train'].update(epochs=2, batch_size=4)
+    cfg['data'].update(data)
+    cfg['model'] = {'precompute_seed': 3}
+    opts = TrainOptions(model='toy-precomputed', dataset='ogbn-mag', root=str(tmp_path), out=str(out), quiet=True)
+    return NodeTask(opts, cfg)
+
+
+def test_precomputed_tensors_are_cached_across_calls(tmp_path):
+    from tests.data.conftest import make_ogbn_mag
+
+    make_ogbn_mag(tmp_path)
+    ToyPrecomputed.calls = []
+    first = _toy_task(tmp_path, tmp_path / 'runs' / 'a').run()
+    second = _toy_task(tmp_path, tmp_path / 'runs' / 'b').run()
+    assert ToyPrecomputed.calls == [3]  # the second call read the cache
+    assert [e['cache'] for e in first['precompute'] + second['precompute']] == ['miss', 'hit']
+    entry = first['precompute'][0]['path']
+    assert entry == second['precompute'][0]['path'] and entry.startswith(str(tmp_path / 'runs' / '.cache'))
+    assert first['test'] == second['test']  # the same tensors, the same seeds: the same numbers
+    # a damaged entry is recomputed; the cache can be switched off or moved
+    os.remove(os.path.join(entry, '0.npy'))
+    third = _toy_task(tmp_path, tmp_path / 'runs' / 'c').run()
+    assert ToyPrecomputed.calls == [3, 3] and third['precompute'][0]['cache'] == 'miss'
+    off = _toy_task(tmp_path, tmp_path / 'runs' / 'd', precompute_cache=False).run()
+    assert ToyPrecomputed.calls == [3, 3, 3] and off['precompute'][0]['cache'] == 'off'
+    moved = _toy_task(tmp_path, tmp_path / 'runs' / 'e', cache_dir=str(tmp_path / 'elsewhere')).run()
+    assert moved['precompute'][0]['path'].startswith(str(tmp_path / 'elsewhere'))
+    assert first['test'] == third['test'] == off['test'] == moved['test']
+
+
+def test_rphgnn_on_ogbn_mag_with_its_preset(tmp_path):
+    from tests.data.conftest import make_ogbn_mag
+
+    make_ogbn_mag(tmp_path)
+    out = tmp_path / 'run'
+    argv = ['train', 'rphgnn', '--dataset', 'ogbn-mag', '--root', str(tmp_path), '--out', str(out), '--quiet']
+    argv += ['--epochs', '3', '--set', 'model.hidden_channels=8', '--set', 'train.eval_every=1']
+    assert main(argv) == 0
+    s = json.loads((out / 'summary.json').read_text())
+    cfg = yaml.safe_load((out / 'config.yaml').read_text())
+    assert cfg['model']['num_iterations'] == 5 and cfg['model']['precompute_seed'] == 2  # the ogbn-mag preset
+    assert s['metric'] == 'acc' and s['data']['target'] == 'paper' and s['data']['test'] == 1
+    assert s['data']['random_features'] == {'author': 512, 'field_of_study': 512, 'institution': 512}
+    used = {tuple(e) for e in s['data']['relations']['used']}
+    assert ('paper', 'rev_writes', 'author') in used and ('paper', 'cites', 'paper') in used
+    assert [e['seed'] for e in s['precompute']] == [2]
