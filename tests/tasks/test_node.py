@@ -259,3 +259,16 @@ def test_rphgnn_on_ogbn_mag_with_its_preset(tmp_path):
     used = {tuple(e) for e in s['data']['relations']['used']}
     assert ('paper', 'rev_writes', 'author') in used and ('paper', 'cites', 'paper') in used
     assert [e['seed'] for e in s['precompute']] == [2]
+
+
+@pytest.mark.parametrize('metric, pick', [('loss', min), ('mean_f1', max)])
+def test_selection_on_valid_loss_or_mean_f1(root, tmp_path, metric, pick):
+    out = tmp_path / 'run'
+    assert _train(root, out, '--epochs', '6', '--set', f'eval.metric={metric}', '--set', 'train.eval_every=1') == 0
+    s = json.loads((out / 'summary.json').read_text())
+    assert s['metric'] == metric and s['direction'] == ('min' if metric == 'loss' else 'max')
+    rows = [json.loads(line) for line in (out / 'metrics.jsonl').read_text().splitlines()]
+    rows = [r for r in rows if 'valid' in r]
+    best = pick(rows, key=lambda r: r['valid'][metric])  # first of ties, as the run loop keeps the first
+    assert s['runs'][0]['best_epoch'] == best['epoch']
+    assert s['runs'][0]['valid'][metric] == pytest.approx(best['valid'][metric])
