@@ -60,3 +60,26 @@ __all__ += [
     'is_better',
     'metric_direction',
 ]
+
+# Clustering against ground-truth classes (graphkit train pamc)
+from .clustering import (  # noqa: E402
+    adjusted_rand_index,
+    cluster_accuracy,
+    clustering_metrics,
+    contingency_table,
+    match_clusters,
+    matched_confusion,
+    matched_f1,
+    normalized_mutual_info,
+)
+
+__all__ += [
+    'adjusted_rand_index',
+    'cluster_accuracy',
+    'clustering_metrics',
+    'contingency_table',
+    'match_clusters',
+    'matched_confusion',
+    'matched_f1',
+    'normalized_mutual_info',
+]

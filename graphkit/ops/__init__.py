@@ -14,7 +14,8 @@ sparse tensor is built through :func:`csr_tensor` / :func:`to_sparse_csr` /
   sampled dense-dense products;
 * :mod:`~graphkit.ops.common_neighbors`: common-neighbour sets and pooling;
 * :mod:`~graphkit.ops.topk`: top-:math:`k` over all candidates;
-* :mod:`~graphkit.ops.bipartite`: user-item graph preprocessing (UltraGCN).
+* :mod:`~graphkit.ops.bipartite`: user-item graph preprocessing (UltraGCN);
+* :mod:`~graphkit.ops.powers`: sums of normalised adjacency powers (PamC's positive weights).
 """
 
 from graphkit.ops._backend import disable_extensions, extension_flags
@@ -40,6 +41,7 @@ from graphkit.ops.common_neighbors import (
 )
 from graphkit.ops.csr import coo_tensor, csr_rows, csr_tensor, to_sparse_csr
 from graphkit.ops.dropout import drop_adj
+from graphkit.ops.powers import adjacency_power_sum, csr_to_coo
 from graphkit.ops.sddmm import sampled_dot
 from graphkit.ops.spmm import spmm
 from graphkit.ops.topk import topk_full_ranking
@@ -71,6 +73,8 @@ __all__ = [
     'bipartite_pairs',
     'constraint_weights',
     'item_item_neighbors',
+    'adjacency_power_sum',
+    'csr_to_coo',
     'extension_flags',
     'disable_extensions',
 ]
