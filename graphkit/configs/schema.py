@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-__all__ = ['Field', 'validate', 'get_key']
+__all__ = ['Field', 'validate', 'get_key', 'model_schema', 'WIDTH', 'COUNT', 'RATE', 'POSITIVE', 'NONNEG']
 
-_TYPES = {'int': int, 'float': float, 'bool': bool, 'str': str, 'list[int]': list}
+_TYPES = {'int': int, 'float': float, 'bool': bool, 'str': str, 'list[int]': list, 'choice': object}
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,13 @@ class Field:
     r"""The declared form of one config value.
 
     Args:
-        type (str): ``'int'``, ``'float'``, ``'bool'``, ``'str'`` or ``'list[int]'``.
+        type (str): ``'int'``, ``'float'``, ``'bool'``, ``'str'``, ``'list[int]'``, or ``'choice'`` (one of
+            :obj:`choices`, of any type: ``('auto', True, False)``).
         nullable (bool): Whether :obj:`None` (YAML ``null``) is allowed. (default: :obj:`False`)
         min (float, optional): Smallest allowed value (inclusive); for lists, of every element.
-        max (float, optional): Largest allowed value (inclusive).
+        max (float, optional): Largest allowed value (inclusive, unless :obj:`max_open`).
+        max_open (bool): :obj:`max` itself is not allowed (a dropout rate in :math:`[0, 1)`).
+            (default: :obj:`False`)
         choices (tuple, optional): The allowed values of a ``'str'`` field.
     """
 
@@ -33,6 +36,7 @@ class Field:
     min: Optional[float] = None
     max: Optional[float] = None
     choices: Optional[Tuple[Any, ...]] = None
+    max_open: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in _TYPES:
@@ -51,7 +55,7 @@ class Field:
                 'list[int]': 'a non-empty list of integers',
             }[self.type]
             if self.min is not None and self.max is not None:
-                text += f' in [{self.min}, {self.max}]'
+                text += f' in [{self.min}, {self.max}{")" if self.max_open else "]"}'
             elif self.min is not None:
                 text += f' >= {self.min}'
             elif self.max is not None:
@@ -65,6 +69,10 @@ class Field:
             if self.nullable:
                 return None
             raise self._error(key, value)
+        if self.type == 'choice':
+            if not any(value == c and type(value) is type(c) for c in self.choices or ()):
+                raise self._error(key, value)
+            return value
         if self.type == 'bool':
             if not isinstance(value, bool):
                 raise self._error(key, value)
@@ -99,7 +107,8 @@ class Field:
         return value
 
     def _range(self, key: str, v: Any, shown: Any) -> None:
-        if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
+        above = self.max is not None and (v >= self.max if self.max_open else v > self.max)
+        if (self.min is not None and v < self.min) or above:
             raise self._error(key, shown)
 
     def _error(self, key: str, value: Any) -> ValueError:
@@ -130,3 +139,19 @@ def validate(cfg: Dict[str, Any], schema: Mapping[str, Field]) -> Dict[str, Any]
     for key, field in schema.items():
         _set_key(cfg, key, field.check(key, get_key(cfg, key)))
     return cfg
+
+
+#: Common model fields: a layer width or count (>= 1), a count that may be 0, a dropout rate in [0, 1), a
+#: number > 0 (approximately: >= 1e-12) and a number >= 0.
+WIDTH = Field('int', min=1)
+COUNT = Field('int', min=0)
+RATE = Field('float', min=0.0, max=1.0, max_open=True)
+POSITIVE = Field('float', min=1e-12)
+NONNEG = Field('float', min=0.0)
+
+
+def model_schema(model_cls: type) -> Dict[str, Field]:
+    r"""The declared ``model.*`` keys of a model class (its ``config_schema``: key -> :class:`Field`), prefixed
+    with ``'model.'`` for :func:`validate`; ``{}`` for a model that declares none."""
+    return {f'model.{k}': f for k, f in getattr(model_cls, 'config_schema', {}).items()}
+

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.models import GCN, MLP, GraphSAGE
 
+from graphkit.configs.schema import RATE, WIDTH, Field
 from graphkit.models.registry import MODELS
 
 
@@ -37,6 +38,13 @@ class GAE(torch.nn.Module):
     task = 'link'
     kinds = ('link',)
     trainable = True
+    config_schema = {
+        'hidden_channels': WIDTH,
+        'num_layers': WIDTH,
+        'encoder': Field('str', choices=('gcn', 'sage')),
+        'predictor_layers': WIDTH,
+        'dropout': RATE,
+    }
     ENCODERS = {'gcn': GCN, 'sage': GraphSAGE}
 
     def __init__(

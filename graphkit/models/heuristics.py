@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional
 import torch
 from torch import Tensor
 
+from graphkit.configs.schema import Field
 from graphkit.models.registry import MODELS
 from graphkit.ops import cn_sum, degree
 
@@ -33,6 +34,7 @@ class LinkHeuristic(torch.nn.Module):
     task = 'link'
     kinds = ('link',)
     trainable = False
+    config_schema = {'kind': Field('str', choices=('cn', 'aa', 'ra'))}
     KINDS = ('cn', 'aa', 'ra')
 
     def __init__(self, kind: str = 'cn') -> None:

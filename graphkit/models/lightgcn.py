@@ -9,6 +9,7 @@ from torch import Tensor
 from torch_geometric.nn.models import LightGCN as PyGLightGCN
 from torch_geometric.typing import Adj, OptTensor
 
+from graphkit.configs.schema import COUNT, NONNEG, WIDTH, Field
 from graphkit.models.registry import MODELS
 
 __all__ = ['LightGCN']
@@ -48,6 +49,14 @@ class LightGCN(PyGLightGCN):
     task = 'recommend'
     kinds = ('recommend',)
     trainable = True
+    config_schema = {
+        'embedding_dim': WIDTH,
+        'num_layers': COUNT,
+        'negative_num': WIDTH,
+        'lambda_reg': NONNEG,
+        'init': Field('str', choices=('xavier', 'normal')),
+        'normalize': Field('bool'),
+    }
 
     def __init__(
         self,

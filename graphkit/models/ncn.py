@@ -10,10 +10,11 @@ from torch import Tensor
 from torch.nn import Module
 
 from graphkit import ops
+from graphkit.configs.schema import COUNT, RATE, WIDTH, Field
 from graphkit.models.registry import MODELS
 from graphkit.nn._checks import check_choice
-from graphkit.nn.encoder import MPNNEncoder
-from graphkit.nn.ncn import NCNCPredictor, NCNPredictor
+from graphkit.nn.encoder import CONVS, MPNNEncoder
+from graphkit.nn.ncn import VARIANTS, NCNCPredictor, NCNPredictor
 
 EMBEDDINGS = ('auto', 'none', 'node', 'argmax')
 
@@ -136,6 +137,28 @@ class NCN(Module):
     task = 'link'
     kinds = ('link',)
     trainable: bool = True
+    config_schema = {
+        'hidden_channels': WIDTH,
+        'num_layers': COUNT,
+        'conv': Field('str', choices=CONVS),
+        'layer_norm': Field('bool'),
+        'dropout': RATE,
+        'input_dropout': RATE,
+        'tail_dropout': RATE,
+        'edge_dropout': RATE,
+        'res': Field('bool'),
+        'jk': Field('bool'),
+        'embedding': Field('str', choices=EMBEDDINGS),
+        'predictor': Field('str', choices=VARIANTS),
+        'predictor_dropout': RATE,
+        'predictor_edge_dropout': RATE,
+        'use_xlin': Field('bool'),
+        'tailact': Field('bool'),
+        'twolayerlin': Field('bool'),
+        'predictor_layer_norm': Field('bool'),
+        'beta': Field('float'),
+        'sparse_features': Field('choice', choices=('auto', True, False)),
+    }
     #: The predictor class; its arguments (and its bases') are model arguments.
     predictor_cls: Type[NCNPredictor] = NCNPredictor
 
@@ -317,6 +340,18 @@ class NCNC(NCN):
     """
 
     predictor_cls = NCNCPredictor
+    config_schema = {
+        **{k: f for k, f in NCN.config_schema.items() if k != 'predictor'},
+        'depth': COUNT,
+        'scale': Field('float'),
+        'offset': Field('float'),
+        'pt': Field('float', min=1e-12, max=1.0, max_open=True),
+        'alpha': Field('float'),
+        'train_max_candidates': Field('int', nullable=True, min=1),
+        'test_max_candidates': Field('int', nullable=True, min=1),
+        'split_size': Field('int', nullable=True, min=1),
+        'nested_xlin': Field('bool'),
+    }
 
     def __init__(self, in_channels: Optional[int], hidden_channels: int, **kwargs: Any) -> None:
         if 'predictor' in kwargs:

@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.nn import Embedding
 from torch_geometric.typing import Adj, OptTensor
 
+from graphkit.configs.schema import NONNEG, POSITIVE, WIDTH, Field
 from graphkit.losses import UltraGCNLoss
 from graphkit.models.registry import MODELS
 from graphkit.ops import bipartite_pairs, constraint_weights, item_item_neighbors, sampled_dot, topk_full_ranking
@@ -80,6 +81,25 @@ class UltraGCN(torch.nn.Module):
     task = 'recommend'
     kinds = ('recommend',)
     trainable = True
+    config_schema = {
+        'embedding_dim': WIDTH,
+        'init_std': POSITIVE,
+        'w1': NONNEG,
+        'w2': NONNEG,
+        'w3': NONNEG,
+        'w4': NONNEG,
+        'negative_num': WIDTH,
+        'negative_weight': NONNEG,
+        'gamma': NONNEG,
+        'lambda': NONNEG,
+        'ii_neighbor_num': WIDTH,
+        'omega': Field('str', choices=('code', 'paper')),
+        'exclude_self': Field('bool'),
+        'sift_pos': Field('bool'),
+        'l2_on': Field('str', choices=('all', 'batch')),
+        'reduction': Field('str', choices=('sum', 'mean')),
+        'neg_scoring': Field('str', choices=('auto', 'gather', 'matmul', 'sparse')),
+    }
 
     def __init__(
         self,

@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import torch
 
 import graphkit
-from graphkit.configs.schema import Field, validate
+from graphkit.configs.schema import Field, model_schema, validate
 from graphkit.io import safe_torch_load
 from graphkit.metrics.names import is_better, metric_direction
 from graphkit.tasks.optim import Optimizers
@@ -286,6 +286,8 @@ class Task:
                 f'the {self.task} task (kinds {list(self.kinds)})'
             )
         self.model_cls = model_cls
+        # the model's declared keys (types, ranges, choices) before any data is read
+        validate(self.cfg, model_schema(model_cls))
         return model_cls, choose_kind(self.opts.dataset, kinds, f"model '{self.opts.model}'")
 
     def eval_due(self, epoch: int, epochs: int) -> bool:

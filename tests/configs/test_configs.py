@@ -1,8 +1,10 @@
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graphkit.configs import CONFIG_DIR, TASK_NAMES, load_config, parse_override, task_defaults
-from graphkit.configs.schema import Field, validate
+from graphkit.configs.schema import Field, model_schema, validate
 from graphkit.models import MODELS
 from graphkit.tasks import TASKS
 
@@ -45,6 +47,7 @@ def test_every_preset_resolves_and_validates(path):
     task = MODELS.get(path.parent.name).task
     cfg = load_config(path.parent.name, path.stem)
     validate(cfg, TASKS.get(task).schema)  # every value has its declared type and range
+    validate(cfg, model_schema(MODELS.get(path.parent.name)))
 
 
 def test_link_only_keys_are_rejected_for_recommendation():
@@ -91,3 +94,57 @@ def test_schema_checks_types_ranges_and_choices():
             validate(bad, schema)
     with pytest.raises(ValueError, match="'eval.ks'"):
         validate({'train': cfg['train'], 'eval': {'ks': [0]}}, schema)
+
+
+MODEL_NAMES = sorted(p.name for p in CONFIG_DIR.iterdir() if (p / 'default.yaml').exists())
+
+
+@pytest.mark.parametrize('name', MODEL_NAMES)
+def test_every_model_declares_the_schema_of_its_config(name):
+    default = yaml.safe_load((CONFIG_DIR / name / 'default.yaml').read_text())
+    declared = set(getattr(MODELS.get(name), 'config_schema', {}))
+    assert declared == set(default.get('model', {})), f'{name}: config_schema and default.yaml disagree'
+
+
+def _bad_values(field):
+    """Values the field must refuse: wrong types, out of range, not a choice, null when not nullable."""
+    bad = [] if field.nullable else [None]
+    if field.type in ('int', 'float'):
+        bad += ['abc', True, [1]]
+        if field.type == 'int':
+            bad.append(1.5)
+        else:
+            bad += ['nan', float('inf')]
+        if field.min is not None:
+            bad.append(field.min - 1)
+        if field.max is not None:
+            bad.append(field.max if field.max_open else field.max + 1)
+    elif field.type == 'bool':
+        bad += ['yes', 1]
+    elif field.type in ('str', 'choice'):
+        bad += ['not-a-choice', 3] if field.choices else [3]
+    return bad
+
+
+SCHEMA_FIELDS = sorted((name, key) for name in MODEL_NAMES for key in getattr(MODELS.get(name), 'config_schema', {}))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(SCHEMA_FIELDS), st.data())
+def test_model_keys_refuse_bad_values_naming_the_key(name_key, data):
+    name, key = name_key
+    field = MODELS.get(name).config_schema[key]
+    value = data.draw(st.sampled_from(_bad_values(field)))
+    cfg = load_config(name)
+    cfg['model'][key] = value
+    with pytest.raises(ValueError, match=rf"Config key 'model\.{key}' must be"):
+        validate(cfg, model_schema(MODELS.get(name)))
+
+
+def test_a_bad_model_value_fails_before_anything_is_written(tmp_path, capsys):
+    from graphkit.cli import main
+
+    out = tmp_path / 'run'
+    for bad in ('model.hidden_channels=0', 'model.dropout=1.0', 'model.encoder=transformer'):
+        assert main(['train', 'gae', '--dataset', 'cora', '--out', str(out), '--set', bad]) == 2
+        assert "Config key 'model." in capsys.readouterr().err and not out.exists()
