@@ -460,6 +460,13 @@ class Task:
         run whose input or config is bad fails leaving nothing behind.
         """
         rundir = RunDir(self.opts.out)
+        try:
+            return self._run(rundir)
+        finally:
+            rundir.unlock()  # the lock would die with the process anyway; in-process callers need it now
+
+    def _run(self, rundir: RunDir) -> Dict[str, Any]:
+        rundir.check_target(self.opts.resume)  # before anything is built: --out usable, a run to resume
         ckpt, self.results = None, []
         if self.opts.resume and rundir.checkpoint.exists():
             ckpt = safe_torch_load(rundir.checkpoint)

@@ -3,10 +3,12 @@ atomically, the config checked on ``--resume``."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import yaml
 
@@ -25,6 +27,60 @@ class RunDir:
 
     def __init__(self, path: os.PathLike) -> None:
         self.path = Path(path)
+        self._lock_fd: Optional[int] = None
+
+    LOCK = '.lock'
+
+    def check_target(self, resume: bool) -> None:
+        """Before anything is built or written: :obj:`path` must be a directory that can be created or written;
+        without :obj:`resume` it must be new or empty, with :obj:`resume` it must hold a run (``config.yaml``),
+        whose lock is then taken (see :meth:`lock`)."""
+        p = self.path
+        if p.exists() and not p.is_dir():
+            raise ValueError(f"--out '{p}' is a file, not a directory")
+        if resume:
+            if not (p / 'config.yaml').is_file():
+                what = 'does not exist' if not p.exists() else 'holds no graphkit run (no config.yaml)'
+                raise FileNotFoundError(f"--resume: '{p}' {what}; drop --resume to start a new run there")
+            self.lock()  # a run being resumed is ours from here on: refuse a second process before reading it
+        elif p.exists() and any(q.name != self.LOCK for q in p.iterdir()):
+            raise FileExistsError(
+                f"Run directory '{p}' already exists and is not empty; pass --resume "
+                f'to continue it or --out to choose another directory'
+            )
+        existing = p
+        while not existing.exists():  # the first ancestor that exists must be a writable directory
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(f"--out '{p}': '{existing}' is a file, so the run directory cannot be created")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"--out '{p}': '{existing}' is not writable (permission denied)")
+
+    def lock(self) -> None:
+        """Take the run directory's lock (``.lock``, an exclusive :func:`fcntl.flock` held until the process
+        ends): a second ``graphkit train`` on the same directory is refused while the first is alive."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.path / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            owner = os.read(fd, 32).decode(errors='replace').strip() or '?'
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise ValueError(
+                    f"Run directory '{self.path}' is in use by another graphkit process (pid {owner}); wait for "
+                    f'it to finish or choose another --out'
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f'{os.getpid()}\n'.encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}('{self.path}')"
@@ -41,13 +97,11 @@ class RunDir:
         return self.path / f'best_run{run}.pt'
 
     def create(self, config: Dict[str, Any], resume: bool) -> None:
-        """Create the directory and write :obj:`config`; without :obj:`resume` an existing run is an error."""
-        if self.path.exists() and any(self.path.iterdir()) and not resume:
-            raise FileExistsError(
-                f"Run directory '{self.path}' already exists and is not empty; pass --resume "
-                f'to continue it or --out to choose another directory'
-            )
+        """Create the directory, take its lock and write :obj:`config`; without :obj:`resume` an existing run is
+        an error (see :meth:`check_target`)."""
+        self.check_target(resume)
         self.path.mkdir(parents=True, exist_ok=True)
+        self.lock()
         self.write_yaml('config.yaml', config)
 
     #: Keys a resumed run may change: how long it trains (the new value is written to ``config.yaml``).
@@ -69,14 +123,28 @@ class RunDir:
                 f"{' ...' if len(diff) > 8 else ''}; resume with the run's own settings or train into a new --out"
             )
 
+    @staticmethod
+    def _write(path: Path, write: Callable[[], None]) -> None:
+        # Every write is atomic (temp file + rename); a failed one (disk full, quota, I/O error) leaves the
+        # previous file intact and stops the run with an error naming the file.
+        try:
+            write()
+        except OSError as e:
+            raise ValueError(
+                f"Could not write '{path}' ({e.strerror or e}); the previous version of the file is intact, "
+                f'so the run can continue with --resume once the cause is fixed'
+            ) from None
+
     def write_yaml(self, name: str, obj: Any) -> None:
-        atomic_write_text(self.path / name, yaml.safe_dump(obj, sort_keys=False))
+        path = self.path / name
+        self._write(path, lambda: atomic_write_text(path, yaml.safe_dump(obj, sort_keys=False)))
 
     def write_json(self, name: str, obj: Any) -> None:
-        atomic_write_text(self.path / name, json.dumps(obj, indent=2, allow_nan=False) + '\n')
+        path = self.path / name
+        self._write(path, lambda: atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + '\n'))
 
     def save(self, path: Path, obj: Any) -> None:
-        atomic_torch_save(obj, path)
+        self._write(path, lambda: atomic_torch_save(obj, path))
 
     def read_config(self) -> Dict[str, Any]:
         path = self.path / 'config.yaml'

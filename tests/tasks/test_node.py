@@ -62,7 +62,7 @@ def test_evaluate_recomputes_node_runs(root, tmp_path, capsys):
         (['--set', 'train.scheduler=linear'], "'train.scheduler' must be step | cosine or null"),
         (['--set', 'eval.metric=hits@20'], "'eval.metric' must be one of acc, micro_f1, macro_f1"),
         (['--set', 'train.num_neg=2'], "Unknown config key 'train.num_neg'"),
-        (['--set', 'model.dropout=1.5'], "'dropout' in [0, 1)"),
+        (['--set', 'model.dropout=1.5'], "'model.dropout' must be a finite number in [0.0, 1.0)"),
     ],
 )
 def test_bad_node_config_leaves_nothing(root, tmp_path, capsys, extra, message):

@@ -54,6 +54,7 @@ def test_train_ultragcn_one_epoch(root, tmp_path, capsys):
     assert _train('ultragcn', root, out, '--epochs', '1', *TINY_ULTRA) == 0
     assert 'recall@20' in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == [
+        '.lock',  # the run directory's lock (held while a process trains into it)
         'best_run0.pt',
         'checkpoint.pt',
         'config.yaml',

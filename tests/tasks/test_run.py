@@ -319,7 +319,7 @@ def test_resume_refuses_a_changed_config(root, tmp_path, capsys):
     [
         (['--set', 'eval.metric=mrr'], "'eval.metric' must be hits@K"),
         (['--set', 'eval.metric=hits@abc'], "'eval.metric' must be hits@K"),
-        (['--set', 'model.hidden_channels=abc'], "Model 'gae' could not be built from its 'model' config section"),
+        (['--set', 'model.hidden_channels=abc'], "'model.hidden_channels' must be an integer >= 1"),
         (['--device', 'foo'], "--device must be 'cpu', 'cuda' or 'cuda:N'"),
         (['--set', 'train.epochs=0'], "'train.epochs' must be an integer >= 1"),
         (['--init-from', '.'], 'holds no best_run*.pt'),
