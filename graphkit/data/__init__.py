@@ -15,6 +15,7 @@ from graphkit.data.registry import (
     LinkDataset,
     NodeDataset,
     choose_kind,
+    clear_dataset_cache,
     dataset_info,
     default_root,
     load_dataset,
@@ -25,6 +26,7 @@ from graphkit.data.registry import (
 
 __all__ = [
     'LocalDataset',
+    'clear_dataset_cache',
     'validate_data',
     'load_legacy_split',
     'ncn_link_split',

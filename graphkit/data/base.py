@@ -21,12 +21,12 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data, HeteroData, InMemoryDataset
 
-from graphkit.data.io import is_writable_dir
+from graphkit.data.io import file_signature, is_writable_dir
 from graphkit.io import atomic_torch_save, safe_torch_load
 
 __all__ = ['LocalDataset', 'validate_data', 'check_index', 'random_features']
 
-CACHE_FORMAT = 'graphkit-dataset-cache-v1'
+CACHE_FORMAT = 'graphkit-dataset-cache-v2'  # v2: keyed by the source files' signatures
 
 
 def check_index(index: Tensor, num_nodes: int, field: str, source: str = '') -> None:
@@ -202,10 +202,26 @@ class LocalDataset(InMemoryDataset):
         raise NotImplementedError
 
     # -- cache -------------------------------------------------------------------------------------
+    def source_files(self) -> List[str]:
+        """The files the cache depends on: every file under ``raw/`` and ``split/`` (at any depth) and the
+        required paths."""
+        files = {p for p in self.required_paths() if osp.isfile(p)}
+        for sub in (self.raw_dir, osp.join(self.dataset_dir, 'split')):
+            for folder, _, names in os.walk(sub):
+                files.update(osp.join(folder, n) for n in names if not n.startswith('.'))
+        return sorted(files)
+
+    def source_signature(self) -> List[List[Any]]:
+        """:func:`~graphkit.data.io.file_signature` of every source file, and the loader's class and format:
+        a cache with another signature is stale and rebuilt."""
+        root = self.dataset_dir
+        return [[type(self).__name__, CACHE_FORMAT]] + [file_signature(p, root) for p in self.source_files()]
+
     def save_cache(self, path: str) -> None:
         """Write data and extras as plain containers of tensors, atomically."""
         payload = {
             'format': CACHE_FORMAT,
+            'sources': self.source_signature(),
             'data_cls': 'HeteroData' if isinstance(self._data, HeteroData) else 'Data',
             'data': self._data.to_dict(),
             'extra': self._extra,
@@ -224,16 +240,29 @@ class LocalDataset(InMemoryDataset):
                 'data': data.to_dict(),
                 'extra': {},
                 'pre_transform': 'None',
+                'sources': None,
             },
             path,
         )
 
     def load(self, path: str, data_cls: Any = None) -> None:
         r"""Load a cache written by :meth:`save_cache` with ``weights_only=True`` only."""
-        hint = ' Delete it or pass force_reload=True to rebuild it from the raw files.'
+        hint = (
+            ' Delete it (graphkit datasets --clear-cache, or graphkit train --force-reload) to rebuild it from the '
+            'raw files.'
+        )
         out = safe_torch_load(path, hint=hint)
+        if isinstance(out, dict) and str(out.get('format', '')).startswith('graphkit-dataset-cache-v1'):
+            raise _StaleCache(f"'{path}' is a cache of an older graphkit version")
         if not isinstance(out, dict) or out.get('format') != CACHE_FORMAT:
             raise ValueError(f"'{path}' is not a graphkit cache (format {CACHE_FORMAT!r}).{hint}")
+        sources = out.get('sources')
+        if sources is not None:
+            now = self.source_signature()
+            if sources != now:
+                changed = {f[0] for f in now[1:] if f not in sources} | {f[0] for f in sources[1:] if f not in now}
+                shown = ', '.join(sorted(changed)[:5]) or 'the loader'
+                raise _StaleCache(f"the source files of '{path}' changed since it was written ({shown})")
         if out.get('pre_transform') != repr(self.pre_transform):
             raise _StaleCache(
                 f"'{path}' was processed with pre_transform={out.get('pre_transform')}, not {self.pre_transform!r}"

@@ -96,7 +96,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphkit.data.base import random_features
-from graphkit.data.io import is_writable_dir, missing_files_error
+from graphkit.data.io import file_signature, is_writable_dir, missing_files_error
 from graphkit.io import atomic_torch_save, safe_torch_load
 
 __all__ = [
@@ -119,7 +119,7 @@ REQUIRED_FILES = ('node.dat', 'link.dat', 'label.dat')
 TEST_FILE = 'label.dat.test'
 RANDOM_TEST_FILE = 'label.dat.test_full'
 CACHE_FILE = 'hgb_graph.pt'
-CACHE_FORMAT = 'graphkit-hgb-cache-v1'
+CACHE_FORMAT = 'graphkit-hgb-cache-v2'  # v2: files keyed by size, mtime and a content hash
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -212,12 +212,8 @@ class _Source:
             return f.read()
 
     def signature(self) -> List[List[Any]]:
-        """(file, size, mtime) of each file, to key the cache of an extracted folder."""
-        out = []
-        for f in sorted(self.members):
-            st = os.stat(osp.join(self.path, f))
-            out.append([f, int(st.st_size), int(st.st_mtime_ns)])
-        return out
+        """(file, size, mtime, head / tail hash) of each file, to key the cache of an extracted folder."""
+        return [file_signature(osp.join(self.path, f), self.path) for f in sorted(self.members)]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import codecs
 import collections
+import fnmatch
 import gzip
+import hashlib
 import io
 import os
 import os.path as osp
@@ -24,6 +26,9 @@ from torch import Tensor
 from graphkit.io import safe_torch_load
 
 __all__ = [
+    'CACHE_NAMES',
+    'file_signature',
+    'clear_caches',
     'load_legacy_split',
     'is_writable_dir',
     'read_csv',
@@ -118,6 +123,43 @@ def load_legacy_split(path: str) -> Dict[str, Tensor]:
 # --------------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------------
+
+
+#: Names of the caches graphkit writes next to raw files (``processed/<name>``): OGB / generic, Planetoid, HGB.
+CACHE_NAMES = ('graphkit_*.pt', 'planetoid_*.pt', 'hgb_graph.pt')
+_SAMPLE = 1 << 16
+
+
+def file_signature(path: str, root: Optional[str] = None) -> List[Any]:
+    r"""``[name, size, mtime_ns, hash]`` of a source file, to key a cache: :obj:`name` relative to :obj:`root`,
+    :obj:`hash` a BLAKE2b digest of its first and last 64 KiB (cheap on multi-GB files; with size and mtime
+    it catches a replaced or edited file)."""
+    st = os.stat(path)
+    h = hashlib.blake2b(digest_size=12)
+    with open(path, 'rb') as f:
+        h.update(f.read(_SAMPLE))
+        if st.st_size > 2 * _SAMPLE:
+            f.seek(st.st_size - _SAMPLE)
+            h.update(f.read(_SAMPLE))
+    name = osp.relpath(path, root) if root else osp.basename(path)
+    return [name, int(st.st_size), int(st.st_mtime_ns), h.hexdigest()]
+
+
+def clear_caches(path: str) -> List[str]:
+    r"""Delete the caches graphkit wrote under :obj:`path` (files named :obj:`CACHE_NAMES` inside ``processed/``
+    folders, at any depth; nothing else is touched) and return their paths. The next load re-reads the raw
+    files."""
+    removed = []
+    for folder, dirs, files in os.walk(os.fspath(path)):
+        dirs[:] = [d for d in dirs if not d.startswith('.')]
+        if osp.basename(folder) != 'processed':
+            continue
+        for f in files:
+            if any(fnmatch.fnmatch(f, pattern) for pattern in CACHE_NAMES):
+                full = osp.join(folder, f)
+                os.remove(full)
+                removed.append(full)
+    return sorted(removed)
 
 
 def is_writable_dir(path: str) -> bool:

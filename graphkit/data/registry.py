@@ -35,6 +35,7 @@ from torch_geometric.transforms import ToUndirected
 
 from graphkit.data.base import random_features
 from graphkit.data.hgb import HGB_NAMES, load_hgb_dataset, locate_hgb
+from graphkit.data.io import clear_caches
 from graphkit.data.link_split import ncn_link_split
 from graphkit.data.ogb import OGB_LINK_INFO, OGBLinkDataset, OGBNodeDataset, ogb_candidates
 from graphkit.data.planetoid import PLANETOID_NAMES, PlanetoidRaw, planetoid_candidates, planetoid_files
@@ -43,6 +44,7 @@ from graphkit.registry import Registry
 
 __all__ = [
     'KINDS',
+    'clear_dataset_cache',
     'DatasetEntry',
     'DatasetRegistry',
     'DATASETS',
@@ -485,3 +487,16 @@ def dataset_info(root: Optional[str] = None, kinds: Sequence[str] = KINDS) -> Li
                 }
             )
     return out
+
+
+def clear_dataset_cache(name: str, root: Optional[str] = None) -> List[str]:
+    r"""Delete the caches graphkit wrote for dataset :obj:`name` (see :func:`~graphkit.data.io.clear_caches`),
+    so that the next load re-reads its raw files; returns the removed paths (none for a zip or a dataset that
+    is not found)."""
+    entry = _entry(name)
+    if entry is None:
+        return []
+    found = entry.locate(name.lower(), resolve_root(root))[0] or entry.locate(name, resolve_root(root))[0]
+    if found is None or not osp.isdir(found):
+        return []
+    return clear_caches(osp.dirname(found) if osp.basename(found) == 'raw' else found)

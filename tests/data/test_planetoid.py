@@ -72,12 +72,12 @@ def test_cache_errors(cora_root):
     cache = osp.join(cora_root, 'cora', 'processed', 'planetoid_cora.pt')
     with open(cache, 'wb') as f:
         f.write(b'garbage')
-    with pytest.raises(ValueError, match='force_reload=True') as e:
+    with pytest.raises(ValueError, match='--force-reload') as e:
         PlanetoidRaw(cora_root, 'cora')
     assert cache in str(e.value)
     torch.save({'format': 'graphkit-dataset-cache-v1', 'data': Evil()}, cache)
     PWNED.clear()
-    with pytest.raises(ValueError, match='not executed.*force_reload=True'):
+    with pytest.raises(ValueError, match='not executed.*--force-reload'):
         PlanetoidRaw(cora_root, 'cora')
     assert PWNED == []
     torch.save({'a': torch.ones(1)}, cache)
