@@ -6,8 +6,10 @@ from graphkit.models.gcn import GCN
 from graphkit.models.heuristics import LinkHeuristic
 from graphkit.models.lightgcn import LightGCN
 from graphkit.models.ncn import NCN, NCNC
+from graphkit.models.pamc import PamC
 from graphkit.models.protocols import (
     MODEL_PROTOCOLS,
+    ClusterModel,
     LinkModel,
     Model,
     NodeModel,
@@ -26,6 +28,7 @@ __all__ = [
     'RecommendModel',
     'NodeModel',
     'PrecomputedNodeModel',
+    'ClusterModel',
     'LinkHeuristic',
     'GAE',
     'GCN',
@@ -34,4 +37,5 @@ __all__ = [
     'NCNC',
     'UltraGCN',
     'LightGCN',
+    'PamC',
 ]

@@ -12,7 +12,15 @@ from typing import Any, Dict, List, Optional, Protocol, Tuple, runtime_checkable
 
 from torch import Tensor
 
-__all__ = ['Model', 'LinkModel', 'RecommendModel', 'NodeModel', 'PrecomputedNodeModel', 'MODEL_PROTOCOLS']
+__all__ = [
+    'Model',
+    'LinkModel',
+    'RecommendModel',
+    'NodeModel',
+    'PrecomputedNodeModel',
+    'ClusterModel',
+    'MODEL_PROTOCOLS',
+]
 
 
 @runtime_checkable
@@ -80,5 +88,31 @@ class PrecomputedNodeModel(NodeModel, Protocol):
     def precompute_settings(self) -> Dict[str, Any]: ...
 
 
+@runtime_checkable
+class ClusterModel(Model, Protocol):
+    r"""A deep node-clustering model (:class:`~graphkit.tasks.cluster.ClusterTask`; PamC): pretrained on
+    ``pretrain_loss`` (mini-batches of node indices, or full batch when ``needs_graph``), centres set by
+    ``init_clusters(z, seed, n_init)`` on the embeddings of ``encode``, then trained on ``loss(x, edge_index,
+    pos_index, pos_weight) -> (loss, parts)`` with the positive pairs of ``positive_pairs(edge_index, N)``;
+    ``forward(x, edge_index)`` gives soft assignments ``[N, K]``."""
+
+    num_clusters: int
+    needs_graph: bool
+
+    def encode(self, x: Tensor, edge_index: Optional[Any] = None) -> Tensor: ...
+
+    def forward(self, x: Tensor, edge_index: Optional[Any] = None) -> Tensor: ...
+
+    def pretrain_loss(self, x: Tensor, edge_index: Optional[Any] = None, index: Optional[Tensor] = None) -> Tensor: ...
+
+    def init_clusters(self, z: Tensor, seed: int = 0, n_init: int = 20) -> Tensor: ...
+
+    def positive_pairs(self, edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]: ...
+
+    def loss(
+        self, x: Tensor, edge_index: Optional[Any], pos_index: Tensor, pos_weight: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Dict[str, Tensor]]: ...
+
+
 #: The protocol each task family checks its models against.
-MODEL_PROTOCOLS = {'link': LinkModel, 'recommend': RecommendModel, 'node': NodeModel}
+MODEL_PROTOCOLS = {'link': LinkModel, 'recommend': RecommendModel, 'node': NodeModel, 'cluster': ClusterModel}

@@ -1,5 +1,8 @@
-"""PyG-style layers: NCN / NCNC predictors and their message-passing encoder; RpHGNN's pre-computation."""
+"""PyG-style layers: NCN / NCNC predictors and their message-passing encoder; RpHGNN's pre-computation; the
+node-feature autoencoder and DEC clustering head of PamC."""
 
+from graphkit.nn.autoencoder import FeatureAutoencoder
+from graphkit.nn.dec import DECHead, kl_clustering_loss, target_distribution
 from graphkit.nn.encoder import DropAdj, MPNNEncoder, PureConv
 from graphkit.nn.ncn import NCNCPredictor, NCNPredictor
 from graphkit.nn.rphgnn import RpHGNNPrecompute
@@ -13,4 +16,8 @@ __all__ = [
     'NCNPredictor',
     'NCNCPredictor',
     'RpHGNNPrecompute',
+    'FeatureAutoencoder',
+    'DECHead',
+    'target_distribution',
+    'kl_clustering_loss',
 ]
