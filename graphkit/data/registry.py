@@ -489,6 +489,27 @@ def dataset_info(root: Optional[str] = None, kinds: Sequence[str] = KINDS) -> Li
     return out
 
 
+# TU and synthetic graph datasets (GSM++) ------------------------------------------------------------------
+from graphkit.data.synthetic import SYNTHETIC_TASKS, load_synthetic_dataset  # noqa: E402
+from graphkit.data.tu import TU_NAMES, load_tu_dataset, locate_tu  # noqa: E402
+
+
+def _tu_entry(name: str) -> DatasetEntry:
+    return DatasetEntry(name, {'graph': load_tu_dataset}, {'graph': 'acc'}, locate_tu)
+
+
+def _synthetic_entry(name: str) -> DatasetEntry:
+    metric = SYNTHETIC_TASKS[name[len('synthetic-') :]][3]
+    return DatasetEntry(name, {'graph': load_synthetic_dataset}, {'graph': metric}, lambda n, r: ('in-process', []))
+
+
+for _n in TU_NAMES:
+    DATASETS.add(_tu_entry(_n))
+DATASETS.add_family('tu-', _tu_entry)
+for _n in SYNTHETIC_TASKS:
+    DATASETS.add(_synthetic_entry(f'synthetic-{_n}'))
+
+
 def clear_dataset_cache(name: str, root: Optional[str] = None) -> List[str]:
     r"""Delete the caches graphkit wrote for dataset :obj:`name` (see :func:`~graphkit.data.io.clear_caches`),
     so that the next load re-reads its raw files; returns the removed paths (none for a zip or a dataset that

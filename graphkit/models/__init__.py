@@ -3,6 +3,8 @@
 
 from graphkit.models.gae import GAE
 from graphkit.models.gcn import GCN
+from graphkit.models.gin import GIN
+from graphkit.models.gsm import GSMPlusPlus, GSMPlusPlusNode
 from graphkit.models.heuristics import LinkHeuristic
 from graphkit.models.lightgcn import LightGCN
 from graphkit.models.ncn import NCN, NCNC
@@ -10,6 +12,7 @@ from graphkit.models.pamc import PamC
 from graphkit.models.protocols import (
     MODEL_PROTOCOLS,
     ClusterModel,
+    GraphModel,
     LinkModel,
     Model,
     NodeModel,
@@ -29,9 +32,13 @@ __all__ = [
     'NodeModel',
     'PrecomputedNodeModel',
     'ClusterModel',
+    'GraphModel',
     'LinkHeuristic',
     'GAE',
     'GCN',
+    'GIN',
+    'GSMPlusPlus',
+    'GSMPlusPlusNode',
     'RpHGNN',
     'NCN',
     'NCNC',

@@ -19,6 +19,7 @@ __all__ = [
     'NodeModel',
     'PrecomputedNodeModel',
     'ClusterModel',
+    'GraphModel',
     'MODEL_PROTOCOLS',
 ]
 
@@ -114,5 +115,23 @@ class ClusterModel(Model, Protocol):
     ) -> Tuple[Tensor, Dict[str, Tensor]]: ...
 
 
+@runtime_checkable
+class GraphModel(Model, Protocol):
+    r"""A model of many graphs (:class:`~graphkit.tasks.graph.GraphTask`): ``forward(batch)`` on a PyG
+    :class:`~torch_geometric.data.Batch` gives ``[B, C]`` per graph or ``[N, C]`` per node (``C = 1`` for
+    regression); ``transform()`` is the tokenising transform its inputs need (or :obj:`None`), applied once to the
+    dataset by the task."""
+
+    def forward(self, batch: Any) -> Tensor: ...
+
+    def transform(self) -> Any: ...
+
+
 #: The protocol each task family checks its models against.
-MODEL_PROTOCOLS = {'link': LinkModel, 'recommend': RecommendModel, 'node': NodeModel, 'cluster': ClusterModel}
+MODEL_PROTOCOLS = {
+    'link': LinkModel,
+    'recommend': RecommendModel,
+    'node': NodeModel,
+    'cluster': ClusterModel,
+    'graph': GraphModel,
+}

@@ -1,6 +1,6 @@
 """Task runners: build data, model, train, evaluate, write the run directory."""
 
-from graphkit.tasks import cluster, link, node, recommend  # noqa: F401  (registers the tasks)
+from graphkit.tasks import cluster, graph, link, node, recommend  # noqa: F401  (registers the tasks)
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.registry import TASKS
 from graphkit.tasks.run import Optimizers, Task, load_run

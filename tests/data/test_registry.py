@@ -119,7 +119,7 @@ def test_dataset_info(tmp_path):
     make_ogbl(tmp_path, 'ogbl-ddi')
     rows = dataset_info(str(tmp_path))
     assert {(d['kind'], d['name']) for d in rows} == {
-        (k, n) for k in ('link', 'recommend', 'node', 'hetero-node') for n in DATASETS.names(k)
+        (k, n) for k in ('link', 'recommend', 'node', 'hetero-node', 'graph') for n in DATASETS.names(k)
     }
     assert {d['name'] for d in rows if d['kind'] == 'node' and d['found']} == {'cora'}
     info = {d['name']: d for d in rows if d['kind'] == 'link'}
