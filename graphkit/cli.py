@@ -7,6 +7,7 @@ r"""The ``graphkit`` command line: thin wrappers that resolve names and configs,
     graphkit train cn --dataset ogbl-ddi --root ../shared/data
     graphkit evaluate runs/gae-cora
     graphkit analyze tc --dataset cora --run runs/gae-cora
+    graphkit analyze clusters runs/pamc-cora
     graphkit datasets
 """
 
@@ -69,8 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--root', default=None, help='data root, if not the one used for training')
     evaluate.add_argument('--device', default='cpu')
 
-    analyze = sub.add_parser('analyze', help='link-prediction analyses')
+    analyze = sub.add_parser('analyze', help='analyses of datasets and finished runs (tc, clusters)')
     kinds = analyze.add_subparsers(dest='analysis', required=True)
+    clusters = kinds.add_parser(
+        'clusters', help="a clustering run's embedding in 2-D by cluster and by class, and its matched confusion matrix"
+    )
+    clusters.add_argument('run_dir', metavar='RUN_DIR', help='a finished graphkit train run of a clustering model')
+    clusters.add_argument('--run', type=int, default=0, help='which run of RUN_DIR (default: 0)')
+    clusters.add_argument('--method', choices=('pca', 'tsne'), default='pca', help='2-D projection (default: pca)')
+    clusters.add_argument('--out', default=None, help='output directory (default: RUN_DIR/clusters)')
+    clusters.add_argument('--root', default=None, help='data root, if not the one used for training')
+    clusters.add_argument('--device', default='cpu')
     tc = kinds.add_parser('tc', help='topological concentration vs per-node link-prediction performance')
     tc.add_argument('--dataset', required=True)
     tc.add_argument('--root', default=None, help='data root (default: $GRAPHKIT_DATA, then datasets/)')
@@ -216,6 +226,15 @@ def _analyze(args: argparse.Namespace) -> int:
     from graphkit.tasks.analyze import analyze_tc_run
 
     _check_device(args.device)
+    if args.analysis == 'clusters':
+        from graphkit.tasks.cluster import analyze_cluster_run
+
+        out = args.out or str(Path(args.run_dir) / 'clusters')
+        report = analyze_cluster_run(args.run_dir, out, args.run, args.method, args.root, args.device)
+        scores = ', '.join(f'{k} {v:.4f}' for k, v in report.get('metrics', {}).items())
+        print(f'{report["model"]} on {report["dataset"]}, run {report["run"]}: {scores or "no labels"}')
+        print(f'Plots and report: {out} ({", ".join(report["files"].values())}, report.json)')
+        return 0
     out = args.out or (str(Path(args.run) / 'tc') if args.run else f'tc-{args.dataset}')
     report = analyze_tc_run(args.dataset, args.root, args.run, out, seed=args.seed, K=args.K, device=args.device)
     print(format_report(report))

@@ -1,6 +1,8 @@
 r"""Link-prediction analysis: per-node performance against topological concentration, degree and density;
-correlations, binning, the topological distribution shift, TC-guided edge reweighting and plots."""
+correlations, binning, the topological distribution shift, TC-guided edge reweighting and plots. Cluster analysis:
+2-D projections of a clustering and its matched confusion matrix."""
 
+from graphkit.analysis.clusters import analyze_clusters, plot_confusion, plot_embedding, project_2d
 from graphkit.analysis.report import DEFAULT_REPORT_METRICS, analyze_tc, format_report, node_statistics
 from graphkit.analysis.reweight import TCReweighter, use_given_weights
 from graphkit.analysis.shift import distribution_shift
@@ -20,4 +22,8 @@ __all__ = [
     'correlations',
     'pearson',
     'spearman',
+    'analyze_clusters',
+    'plot_embedding',
+    'plot_confusion',
+    'project_2d',
 ]

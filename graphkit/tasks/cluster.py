@@ -50,7 +50,7 @@ from graphkit.tasks.progress import format_seconds, progress
 from graphkit.tasks.registry import TASKS
 from graphkit.tasks.run import SHARED_SCHEMA, Task, mean_std
 
-__all__ = ['ClusterTask', 'cluster']
+__all__ = ['ClusterTask', 'cluster', 'analyze_cluster_run']
 
 #: What ``eval.max_over_epochs`` reports, in words (written next to the numbers).
 MAX_OVER_EPOCHS = (
@@ -448,6 +448,34 @@ def cluster(
     net, _ = task.build()
     net.load_state_dict(_load(RunDir(out).best_state(0)))
     return summary, task.predict(net)[2].cpu()
+
+
+def analyze_cluster_run(
+    run_dir: str,
+    out: Optional[str] = None,
+    run: int = 0,
+    method: str = 'pca',
+    root: Optional[str] = None,
+    device: str = 'cpu',
+) -> Dict[str, Any]:
+    r"""``graphkit analyze clusters RUN_DIR``: rebuild run :obj:`run` of a finished clustering run (its data and
+    reported model, :func:`~graphkit.tasks.run.load_run`) and write the plots and report of
+    :func:`graphkit.analysis.analyze_clusters` into :obj:`out` (default ``RUN_DIR/clusters``)."""
+    from graphkit.analysis.clusters import PROJECTIONS, analyze_clusters
+    from graphkit.tasks.run import load_run
+
+    if method not in PROJECTIONS:
+        raise ValueError(f"'method' must be one of {PROJECTIONS} (got {method!r})")
+    summary, task, model = load_run(run_dir, root, run, device)
+    if summary['task'] != 'cluster':
+        raise ValueError(f"'{run_dir}' is a {summary['task']} run; 'graphkit analyze clusters' needs a clustering run")
+    z, _, pred = task.predict(model)
+    classes = task.y.cpu() if task.score else None
+    seed = next(r['seed'] for r in summary['runs'] if r['run'] == run)
+    info = {'run_dir': str(run_dir), 'run': run, 'seed': seed, 'model': summary['model'], 'dataset': summary['dataset']}
+    title = f'{summary["model"]} on {summary["dataset"]}, run {run} (seed {seed})'
+    target = out or str(Path(run_dir) / 'clusters')
+    return analyze_clusters(z.cpu(), pred.cpu(), target, classes, method, seed, title, info)
 
 
 TASKS.register('cluster', ClusterTask)
