@@ -45,6 +45,25 @@ def _names(value: Union[str, Sequence[str]], sep: str) -> List[str]:
     return [str(v) for v in value]
 
 
+class _CategoryBias(torch.autograd.Function):
+    """``W[c]`` for a ``[B, L, L]`` tensor of categories ``c`` as a ``[B, H, L, L]`` attention bias; the backward
+    pass sums the gradient per category with :func:`torch.bincount` (the embedding backward of millions of pairs is
+    far slower on CPU)."""
+
+    @staticmethod
+    def forward(ctx: Any, category: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(category)
+        ctx.num = weight.size(0)
+        return weight.t()[:, category].transpose(0, 1)  # [B, H, L, L] (a strided view)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[None, Tensor]:
+        (category,) = ctx.saved_tensors
+        flat = category.reshape(-1)
+        cols = [torch.bincount(flat, grad[:, h].reshape(-1), ctx.num) for h in range(grad.size(1))]
+        return None, torch.stack(cols, dim=1).to(grad.dtype)
+
+
 class _Branch(torch.nn.Module):
     """One tokenisation and its hybrid blocks, mapping local-encoder outputs ``[N, d]`` to ``[N, d]``."""
 
@@ -94,12 +113,13 @@ class _Branch(torch.nn.Module):
                 eq_prev = (p[:, 1:] == p[:, :-1]).sum(-1)
                 prev[:, 1:] = torch.where(eq_prev > 0, depth + 1 - eq_prev, self.num_levels + 1)
                 x = x + self.prev(prev.clamp(max=self.num_levels + 1))
-                eq = torch.zeros(p.shape[:2] + (p.size(1),), dtype=torch.long, device=h.device)
-                for l in range(depth):  # one level at a time: [B, L, L] memory, not [B, L, L, depth]
-                    eq += p[:, :, l].unsqueeze(2) == p[:, :, l].unsqueeze(1)
-                lca = torch.where(eq > 0, depth + 1 - eq, self.num_levels + 1).clamp(max=self.num_levels + 1)
-                lca.diagonal(dim1=1, dim2=2).zero_()
-                bias = self.lca_bias(lca).permute(0, 3, 1, 2)
+                with torch.no_grad():
+                    eq = torch.zeros(p.shape[:2] + (p.size(1),), dtype=torch.int16, device=h.device)
+                    for l in range(depth):  # one level at a time: [B, L, L] memory, not [B, L, L, depth]
+                        eq += p[:, :, l].unsqueeze(2) == p[:, :, l].unsqueeze(1)
+                    lca = torch.where(eq > 0, depth + 1 - eq.long(), self.num_levels + 1).clamp(max=self.num_levels + 1)
+                    lca.diagonal(dim1=1, dim2=2).zero_()
+                bias = _CategoryBias.apply(lca, self.lca_bias.weight)
             for b in self.blocks:
                 x = b(x, mask, bias)
             return x[mask][inverse]

@@ -88,3 +88,12 @@ def test_node_model_tokenises_once_per_graph():
     first = model._tokenized[1]
     model(g.x, g.edge_index)
     assert out.shape == (30, 4) and model._tokenized[1] is first
+
+
+def test_lca_bias_gradient_is_the_embedding_gradient():
+    from graphkit.models.gsm import _CategoryBias
+
+    c = torch.randint(0, 5, (2, 4, 4))
+    w = torch.randn(5, 3, dtype=torch.double, requires_grad=True)
+    assert torch.equal(_CategoryBias.apply(c, w), w[c].permute(0, 3, 1, 2))
+    assert torch.autograd.gradcheck(lambda w: _CategoryBias.apply(c, w), (w,))
