@@ -80,5 +80,8 @@ def safe_torch_load(path: os.PathLike, map_location: Any = 'cpu', *, hint: str =
             f"Refused to load '{path}': it needs more than plain tensors/arrays and was not "
             f'executed (weights_only load failed: {str(e).splitlines()[-1][:300]}).{hint}'
         ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise ValueError(f"Could not read '{path}' ({type(e).__name__}: {e}).{hint}") from None
+    except Exception as e:  # a damaged or truncated file fails anywhere inside torch's reader: name the file
+        msg = str(e).splitlines()[0][:200] if str(e) else ''
+        raise ValueError(
+            f"Could not read '{path}': damaged, truncated or not a torch.save file ({type(e).__name__}: {msg}).{hint}"
+        ) from None

@@ -17,6 +17,7 @@ import io
 import os
 import os.path as osp
 import pickle
+import zlib
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     'load_legacy_split',
     'is_writable_dir',
     'read_csv',
+    'read_header',
     'RestrictedUnpickler',
     'read_planetoid_pickle',
     'missing_files_error',
@@ -188,6 +190,23 @@ def _open_text(path: str):
     return gzip.open(path, 'rt') if path.endswith('.gz') else open(path)
 
 
+#: What a damaged or truncated (gzipped) text file raises while it is read.
+_DAMAGED = (OSError, EOFError, zlib.error, UnicodeDecodeError)
+
+
+def _damaged(path: str, e: BaseException) -> ValueError:
+    return ValueError(f"Could not read '{path}': damaged or truncated file ({type(e).__name__}: {e})")
+
+
+def read_header(path: str) -> List[str]:
+    """The comma-separated fields of the first line of a (gzipped) CSV file."""
+    try:
+        with _open_text(path) as f:
+            return f.readline().strip().split(',')
+    except _DAMAGED as e:
+        raise _damaged(path, e) from None
+
+
 def _first_bad_line(path: str, ncols: Optional[int], dtype: str, skip: int) -> str:
     conv = int if dtype == 'int' else float
     with _open_text(path) as f:
@@ -235,8 +254,14 @@ def read_csv(path: str, ncols: Optional[int] = None, dtype: str = 'int', header:
             raise ValueError
     except pd.errors.EmptyDataError:
         return np.zeros((0, ncols or 0), dtype=np_dtype)
+    except _DAMAGED as e:  # before ValueError: UnicodeDecodeError is one
+        raise _damaged(path, e) from None
     except (ValueError, TypeError, OverflowError, pd.errors.ParserError):
-        raise ValueError(f"Malformed CSV '{path}': {_first_bad_line(path, ncols, dtype, skip)}") from None
+        try:
+            where = _first_bad_line(path, ncols, dtype, skip)
+        except _DAMAGED as e:
+            raise _damaged(path, e) from None
+        raise ValueError(f"Malformed CSV '{path}': {where}") from None
     return np.require(arr, requirements=['C', 'W'])
 
 
@@ -312,8 +337,23 @@ def read_planetoid_pickle(path: str) -> Any:
     with open(path, 'rb') as f:
         data = f.read()
     try:
-        return RestrictedUnpickler(io.BytesIO(data)).load()
+        obj = RestrictedUnpickler(io.BytesIO(data)).load()
     except pickle.UnpicklingError as e:
         raise ValueError(f"Refused to load '{path}': {e}; it was not executed") from None
-    except (EOFError, ValueError, TypeError, AttributeError) as e:
-        raise ValueError(f"Could not read '{path}' ({type(e).__name__}: {e})") from None
+    except Exception as e:  # a damaged file fails anywhere inside the unpickler or numpy's reconstruction
+        raise ValueError(f"Could not read '{path}': damaged or truncated ({type(e).__name__}: {e})") from None
+    return _checked(obj, path)
+
+
+def _checked(obj: Any, path: str) -> Any:
+    # An unpickled scipy matrix is not validated: damaged index arrays would crash (segfault) its toarray().
+    import scipy.sparse as sp
+
+    if sp.issparse(obj):
+        try:
+            obj.check_format(full_check=True)
+            if obj.indices.size and (obj.indices.min() < 0):
+                raise ValueError('negative indices')
+        except Exception as e:
+            raise ValueError(f"Could not read '{path}': damaged sparse matrix ({e})") from None
+    return obj

@@ -3,7 +3,6 @@ download)."""
 
 from __future__ import annotations
 
-import gzip
 import os
 import os.path as osp
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -14,7 +13,7 @@ from torch import Tensor
 from torch_geometric.data import Data, HeteroData
 
 from graphkit.data.base import LocalDataset, check_index
-from graphkit.data.io import load_legacy_split, read_csv
+from graphkit.data.io import load_legacy_split, read_csv, read_header
 
 __all__ = ['OGBLinkDataset', 'OGBNodeDataset', 'OGB_LINK_INFO', 'OGB_NODE_INFO', 'ogb_candidates']
 
@@ -430,8 +429,7 @@ class OGBNodeDataset(_OGBBase):
     def _read_hetero(self) -> Tuple[HeteroData, Dict[str, Any]]:
         raw = self.raw_dir
         path = osp.join(raw, 'num-node-dict.csv.gz')
-        with gzip.open(path, 'rt') as f:
-            types = f.readline().strip().split(',')
+        types = read_header(path)
         counts = read_csv(path, header=True)
         if counts.shape != (1, len(types)):
             raise ValueError(f"'{path}' should hold a header of node types and one row of counts")

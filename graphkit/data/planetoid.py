@@ -43,6 +43,28 @@ def _dense(m: Any) -> np.ndarray:
     return np.asarray(m.toarray() if hasattr(m, 'toarray') else m, dtype=np.float32)
 
 
+def _read_test_index(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    # One integer per line (blank lines skipped); returns the ids and their 1-based line numbers.
+    try:
+        with open(path, 'rb') as f:
+            raw = f.read()
+        text = raw.decode('ascii')
+    except UnicodeDecodeError as e:
+        line = raw.count(b'\n', 0, e.start) + 1
+        raise ValueError(f"'{path}' line {line}: not an integer (byte {raw[e.start]:#04x})") from None
+    ids, lines = [], []
+    for lineno, line in enumerate(text.split('\n'), start=1):
+        if line.strip():
+            try:
+                ids.append(int(line))
+            except ValueError:
+                raise ValueError(f"'{path}' line {lineno}: expected one integer per line (got {line[:40]!r})") from None
+            lines.append(lineno)
+    if not ids:
+        raise ValueError(f"'{path}' lists no test node")
+    return np.array(ids, dtype=np.int64), np.array(lines, dtype=np.int64)
+
+
 class PlanetoidRaw(LocalDataset):
     r"""The citation networks "Cora", "CiteSeer" and "PubMed" from the `"Revisiting Semi-Supervised
     Learning with Graph Embeddings" <https://arxiv.org/abs/1603.08861>`_ paper, read from the
@@ -148,11 +170,7 @@ class PlanetoidRaw(LocalDataset):
             k: read_planetoid_pickle(osp.join(self.raw_dir, f'ind.{self.name}.{k}')) for k in _KEYS if k != 'test.index'
         }
         test_path = osp.join(self.raw_dir, f'ind.{self.name}.test.index')
-        try:
-            with open(test_path) as f:
-                test_index = np.array([int(line) for line in f if line.strip()], dtype=np.int64)
-        except ValueError as e:
-            raise ValueError(f"Malformed '{test_path}': expected one integer per line ({e})") from None
+        test_index, test_lines = _read_test_index(test_path)
 
         allx, tx = _dense(raw['allx']), _dense(raw['tx'])
         ally, ty = np.asarray(raw['ally']), np.asarray(raw['ty'])
@@ -161,6 +179,32 @@ class PlanetoidRaw(LocalDataset):
                 f"'{test_path}' lists {test_index.shape[0]} nodes but tx/ty have {tx.shape[0]}/{ty.shape[0]} rows"
             )
         num_train = np.asarray(raw['y']).shape[0]
+        graph = raw['graph']
+        # the node count the files imply: the adjacency dict (a key per node in the Planetoid releases) and the
+        # allx + tx rows (CiteSeer lists a few isolated nodes in neither); ids in the graph may reach beyond
+        # both by a small gap. A test id beyond all of that is an error, not a reason to allocate.
+        graph_path = osp.join(self.raw_dir, f'ind.{self.name}.graph')
+        if not isinstance(graph, dict):
+            raise ValueError(f"'{graph_path}' should hold a dict")
+        listed = max(len(graph), allx.shape[0] + tx.shape[0])
+        top = -1
+        try:
+            for key, nbrs in graph.items():
+                top = max(top, int(key), *(int(v) for v in nbrs))
+        except (TypeError, ValueError):
+            raise ValueError(f"'{graph_path}' should map node ids to lists of node ids") from None
+        if top >= 2 * listed + 1000:
+            raise ValueError(
+                f"'{graph_path}': node id {top} is far beyond the {listed} nodes the graph and feature files list"
+            )
+        implied = max(listed, top + 1)
+        bad = (test_index < 0) | (test_index >= implied)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"'{test_path}' line {int(test_lines[i])}: node id {int(test_index[i])} outside [0, {implied}), the "
+                f'{implied} nodes the graph and feature files describe'
+            )
         num_nodes = max(allx.shape[0], int(test_index.max()) + 1)
         # Node test_index[i] owns row i of tx/ty; test ids not listed (CiteSeer's isolated nodes)
         # stay zero.
@@ -172,9 +216,6 @@ class PlanetoidRaw(LocalDataset):
         labels[test_index] = ty
         y = torch.from_numpy(labels.argmax(1)).long()
 
-        graph = raw['graph']
-        if not isinstance(graph, dict):
-            raise ValueError(f"'{osp.join(self.raw_dir, f'ind.{self.name}.graph')}' should hold a dict")
         rows, cols = [], []
         for key, nbrs in graph.items():
             rows.extend([int(key)] * len(nbrs))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -34,6 +34,44 @@ from torch_geometric.data import Data, HeteroData
 from graphkit.ops import pairs_to_csr
 
 __all__ = ['RecSysDataset', 'read_interactions', 'recsys_candidates', 'find_recsys_root', 'load_recsys_dataset']
+
+
+#: Largest user or item id a file may hold (2^31 - 1): beyond it, ids are not counts of users / items.
+MAX_ID = 2**31 - 1
+#: Ids may leave gaps, but not so many that the implied table is mostly empty: the implied count 1 + max id may
+#: exceed the number of distinct ids by at most this factor, or by at most :obj:`MAX_GAP` ids.
+GAP_FACTOR, MAX_GAP = 2, 100_000
+
+
+def _first_line_with(path: str, value: int, column: str) -> int:
+    # The first line of a LightGCN file whose user id (column 'user') or one of whose items is value.
+    with open(path, 'rb') as f:
+        for lineno, line in enumerate(f.read().decode('utf-8').split('\n'), start=1):
+            toks = line.split()
+            if toks and ((column == 'user' and int(toks[0]) == value) or (column == 'item' and str(value) in toks[1:])):
+                return lineno
+    return 0
+
+
+def _check_dense_ids(folder: str, train: Tensor, test: Tensor, kinds: Sequence[str]) -> None:
+    # A few huge ids in a small file would silently build a huge, mostly empty model: refuse, naming the line.
+    for row, kind in ((0, 'user'), (1, 'item')):
+        if kind not in kinds:
+            continue
+        ids = torch.cat([train[row], test[row]])
+        distinct, top = int(torch.unique(ids).numel()), int(ids.max())
+        if top + 1 > max(GAP_FACTOR * distinct, distinct + MAX_GAP):
+            file = next(
+                osp.join(folder, f)
+                for f, pairs in (('train.txt', train), ('test.txt', test))
+                if (pairs[row] == top).any()
+            )
+            raise ValueError(
+                f"'{file}' line {_first_line_with(file, top, kind)}: {kind} id {top:,} implies {top + 1:,} {kind}s, "
+                f'but train.txt and test.txt hold only {distinct:,} distinct {kind} ids. Ids must count {kind}s '
+                f'0..N-1 (compact them, e.g. with numpy.unique(ids, return_inverse=True)), or pass num_{kind}s '
+                'explicitly if the gaps are meant'
+            )
 
 
 def read_interactions(
@@ -48,8 +86,16 @@ def read_interactions(
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f"Recommendation file '{path}' does not exist")
-    with open(path) as f:
-        lines = [line.split() for line in f]
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = raw.count(b'\n', 0, e.start) + 1
+        raise ValueError(
+            f"'{path}' line {line}: not text (byte {raw[e.start]:#04x}); expected 'user item item ...' with integer ids"
+        ) from None
+    lines = [line.split() for line in text.split('\n')]
     counts = np.array([len(t) for t in lines], dtype=np.int64)
     flat = [tok for toks in lines for tok in toks]
     try:
@@ -80,6 +126,10 @@ def read_interactions(
         raise ValueError(f"'{path}' line {int(lines_[pos])}: {what} (got {int(values[pos])})")
 
     user_line = line_of[first]
+    if (user_ids > MAX_ID).any():
+        fail(user_ids > MAX_ID, f'id beyond {MAX_ID:,} (ids must count users 0..U-1)', user_ids, user_line)
+    if (items > MAX_ID).any():
+        fail(items > MAX_ID, f'id beyond {MAX_ID:,} (ids must count items 0..I-1)', items, item_line)
     if (user_ids < 0).any():
         fail(user_ids < 0, 'ids must be non-negative', user_ids, user_line)
     if (items < 0).any():
@@ -254,6 +304,7 @@ def load_recsys_dataset(
         raise ValueError(f"'{osp.join(folder, 'test.txt')}' holds no interaction: nothing to evaluate on")
     if train.size(1) == 0:
         raise ValueError(f"'{osp.join(folder, 'train.txt')}' holds no interaction: nothing to train on")
+    _check_dense_ids(folder, train, test, [k for k, n in (('user', num_users), ('item', num_items)) if n is None])
     if num_users is None:
         num_users = int(max(train[0].max(), test[0].max())) + 1
     if num_items is None:
