@@ -337,4 +337,4 @@ def load_tu_dataset(name: str, root: str, seed: int = 0, degree_cap: int = DEGRE
             f'{nm}/raw/{nm}_A.txt\n{nm}/raw/{nm}_graph_indicator.txt\n{nm}/raw/{nm}_graph_labels.txt',
         )
     graphs, info = read_tu(folder, name, degree_cap)
-    return GraphDataset(_strip(name).lower(), graphs, len(info['label_coding']), 'graph', 'acc', None, folder, info)
+    return GraphDataset(name.lower(), graphs, len(info['label_coding']), 'graph', 'acc', None, folder, info)

@@ -39,7 +39,7 @@ def _train(model, root, out, *extra):
 
 
 @pytest.mark.parametrize('model', ['gsm', 'gin'])
-def test_graph_task_end_to_end_over_folds(model, root, tmp_path):
+def test_graph_task_end_to_end_over_folds(model, root, tmp_path, capsys):
     out = tmp_path / 'run'
     extra = ['--set', 'model.d_state=4', '--set', 'model.heads=2'] if model == 'gsm' else []
     assert _train(model, root, out, '--epochs', '3', '--runs', '2', '--set', 'data.folds=4', *extra) == 0
@@ -49,6 +49,13 @@ def test_graph_task_end_to_end_over_folds(model, root, tmp_path):
     assert s['data']['label_coding'] == [-1, 1] and '4-fold' in s['protocol']['split']
     if model == 'gsm':
         assert s['time_s']['tokenize'] > 0
+    else:  # graphkit evaluate rebuilds each fold's split and best model
+        capsys.readouterr()
+        assert main(['evaluate', str(out), '--root', str(root)]) == 0
+        rows = capsys.readouterr().out.splitlines()[1:]
+        assert [float(r.split()[2]) for r in rows] == pytest.approx(
+            [100 * r['test']['acc'] for r in s['runs']], abs=0.01
+        )
 
 
 def test_folds_depend_on_the_seed_only_and_are_stratified():
@@ -92,7 +99,7 @@ def test_bad_graph_config_leaves_nothing(root, tmp_path, capsys, extra, message)
 
 def test_sigkill_then_resume_matches_uninterrupted(root, tmp_path):
     """Killed inside the second fold; --resume finishes it with the numbers of an uninterrupted run."""
-    args = ['gsm', '--dataset', 'tu-rings', '--root', str(root), *TINY, '--epochs', '12', '--runs', '2']
+    args = ['gsm', '--dataset', 'tu-rings', '--root', str(root), *TINY, '--epochs', '6', '--runs', '2']
     args += ['--set', 'data.folds=4', '--set', 'model.d_state=4', '--set', 'model.heads=2']
     killed = tmp_path / 'killed'
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
