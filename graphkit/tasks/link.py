@@ -25,7 +25,6 @@ from torch_geometric.utils import negative_sampling
 
 from graphkit.configs.schema import Field
 from graphkit.data import load_link_dataset
-from graphkit.io import safe_torch_load
 from graphkit.metrics import Evaluator
 from graphkit.models.protocols import LinkModel
 from graphkit.ops import remove_edges, to_csr
@@ -33,7 +32,7 @@ from graphkit.tasks.optim import Optimizers
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.progress import progress
 from graphkit.tasks.registry import TASKS
-from graphkit.tasks.run import SHARED_SCHEMA, Task
+from graphkit.tasks.run import SHARED_SCHEMA, Task, load_model_state
 from graphkit.tasks.rundir import RunDir
 
 __all__ = ['LinkTask', 'split_pairs']
@@ -193,7 +192,7 @@ class LinkTask(Task):
         if not states:
             raise FileNotFoundError(f"--init-from '{src.path}' holds no best_run*.pt model states")
         path = src.best_state(run) if src.best_state(run).exists() else states[run % len(states)]
-        missing, unexpected = model.load_state_dict(safe_torch_load(path), strict=False)
+        missing, unexpected = load_model_state(model, path, strict=False)
         if unexpected:
             raise ValueError(f"--init-from '{path}' has parameters the model does not know: {unexpected[:5]}")
 

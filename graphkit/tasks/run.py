@@ -358,16 +358,18 @@ class Task:
         if ckpt is not None:
             try:
                 model.load_state_dict(ckpt['model'])
-            except RuntimeError as e:
+                optimizer.load_state_dict(ckpt['optimizer'])
+                self.load_state_dict(ckpt.get('task', {}))
+                best, best_state, elapsed = ckpt['best'], ckpt['best_model'], float(ckpt['elapsed'])
+                bad, stopped, start = int(ckpt['bad_evals']), bool(ckpt['stopped']), int(ckpt['epoch']) + 1
+                set_rng_state(ckpt['rng'])
+            except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+                lines = [line.strip() for line in str(e).splitlines() if line.strip()] or ['']
+                lines[0] = f'{type(e).__name__}: {lines[0]}' if isinstance(e, KeyError) else lines[0]
                 raise ValueError(
-                    f"--resume: the checkpoint in '{rundir.path}' does not fit the model built from the config "
-                    f'({str(e).splitlines()[0]})'
+                    f"--resume: the checkpoint '{rundir.checkpoint}' does not fit the model and optimiser built from "
+                    f'the config ({"; ".join(lines[:3])[:300]})'
                 ) from None
-            optimizer.load_state_dict(ckpt['optimizer'])
-            self.load_state_dict(ckpt.get('task', {}))
-            best, best_state, elapsed = ckpt['best'], ckpt['best_model'], ckpt['elapsed']
-            bad, stopped, start = ckpt['bad_evals'], ckpt['stopped'], ckpt['epoch'] + 1
-            set_rng_state(ckpt['rng'])
         t0 = time.perf_counter() - elapsed
         budget = tr['time_budget_s']
         self.deadline = None if budget is None else t0 + budget
@@ -469,7 +471,7 @@ class Task:
         rundir.check_target(self.opts.resume)  # before anything is built: --out usable, a run to resume
         ckpt, self.results = None, []
         if self.opts.resume and rundir.checkpoint.exists():
-            ckpt = safe_torch_load(rundir.checkpoint)
+            ckpt = load_checkpoint(rundir.checkpoint)
             self.results = list(ckpt['results'])
             if ckpt['run'] == len(self.results) - 1:  # the checkpointed run had finished
                 ckpt = None
@@ -570,5 +572,48 @@ def load_run(
     task = TASKS.get(summary['task'])(opts, cfg)
     task.prepare(records[run]['seed'], run)
     model, _ = task.build()
-    model.load_state_dict(safe_torch_load(rundir.best_state(run)))
+    load_model_state(model, rundir.best_state(run))
     return summary, task, model.eval()
+
+
+def load_model_state(model: torch.nn.Module, path: os.PathLike, strict: bool = True) -> Any:
+    r"""Load the state dict in :obj:`path` (``weights_only``) into :obj:`model`; a file that is not a state dict
+    of this model (other keys or shapes) is a :class:`ValueError` naming the file and the first mismatches."""
+    state = safe_torch_load(path)
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise ValueError(f"'{path}' is not a model state dict (got {type(state).__name__})")
+    try:
+        return model.load_state_dict(state, strict=strict)
+    except (RuntimeError, TypeError, KeyError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise ValueError(
+            f"'{path}' does not fit the model {type(model).__name__} built from the run's config "
+            f'({"; ".join(lines[1:4] or lines[:1])[:400]})'
+        ) from None
+
+
+#: What a checkpoint written by :meth:`Task.run_one` holds.
+CHECKPOINT_KEYS = ('run', 'epoch', 'model', 'optimizer', 'best', 'best_model', 'rng', 'bad_evals', 'stopped', 'elapsed',
+                   'results')  # fmt: skip
+
+
+def load_checkpoint(path: os.PathLike) -> Dict[str, Any]:
+    r"""The checkpoint in :obj:`path` (``weights_only``), checked to have the keys and types
+    :meth:`Task.run_one` writes; anything else is a :class:`ValueError` naming the file."""
+    ckpt = safe_torch_load(path)
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"'{path}' is not a graphkit checkpoint (it holds a {type(ckpt).__name__})")
+    missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        raise ValueError(f"'{path}' is not a graphkit checkpoint (missing {', '.join(missing)})")
+    ok = (
+        isinstance(ckpt['run'], int)
+        and isinstance(ckpt['epoch'], int)
+        and isinstance(ckpt['results'], list)
+        and isinstance(ckpt['model'], dict)
+        and isinstance(ckpt['best'], dict)
+        and 0 <= ckpt['run'] <= len(ckpt['results'])
+    )
+    if not ok:
+        raise ValueError(f"'{path}' is not a graphkit checkpoint (malformed run / epoch / results / model entries)")
+    return ckpt

@@ -114,3 +114,33 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(root, tmp_path, capsys
     monkeypatch.setattr(torch, 'save', real_save)
     assert main(_argv(root, out, '--epochs', '5', '--resume')) == 0
     assert json.loads((out / 'summary.json').read_text())['runs'][0]['last_epoch'] == 5
+
+
+def _finished(root, tmp_path, name='run'):
+    out = tmp_path / name
+    assert main(_argv(root, out, '--epochs', '2', '--set', 'train.eval_every=1')) == 0
+    return out
+
+
+def test_a_checkpoint_with_the_wrong_content_is_refused(root, tmp_path, capsys):
+    out = _finished(root, tmp_path)
+    ckpt = safe_torch_load(out / 'checkpoint.pt')
+    torch.save({'foo': 1}, out / 'checkpoint.pt')  # a valid torch file, not a checkpoint
+    assert main(_argv(root, out, '--epochs', '2', '--resume')) == 2
+    assert "checkpoint.pt' is not a graphkit checkpoint (missing run, epoch" in capsys.readouterr().err
+    torch.save({**ckpt, 'results': [], 'optimizer': {'state': {}}}, out / 'checkpoint.pt')  # unfinished, bad optimiser
+    assert main(_argv(root, out, '--epochs', '2', '--resume')) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.pt' does not fit the model and optimiser" in err and 'param_groups' in err
+
+
+def test_a_best_model_of_the_wrong_shape_is_refused(root, tmp_path, capsys):
+    out = _finished(root, tmp_path)
+    state = safe_torch_load(out / 'best_run0.pt')
+    torch.save({k: v[:1] for k, v in state.items()}, out / 'best_run0.pt')
+    assert main(['evaluate', str(out), '--root', str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "best_run0.pt' does not fit the model GCN" in err and 'size mismatch' in err
+    torch.save([1, 2], out / 'best_run0.pt')
+    assert main(['evaluate', str(out), '--root', str(root)]) == 2
+    assert "best_run0.pt' is not a model state dict" in capsys.readouterr().err
