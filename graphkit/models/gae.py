@@ -9,6 +9,7 @@ from torch import Tensor
 from torch_geometric.nn.models import GCN, MLP, GraphSAGE
 
 from graphkit.configs.schema import RATE, WIDTH, Field
+from graphkit.models.ncn import _check_graph_input, _check_pairs
 from graphkit.models.registry import MODELS
 
 
@@ -92,12 +93,14 @@ class GAE(torch.nn.Module):
 
     def encode(self, x: Optional[Tensor], adj: Tensor) -> Tensor:
         """Node representations from features :obj:`x` (or the embedding table) on the graph :obj:`adj`."""
+        _check_graph_input('GAE.encode', x, adj)
         if self.emb is not None:
             x = self.emb.weight
         return self.encoder(x, adj)
 
     def predict(self, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
         """Logits of the pairs :obj:`pairs` (shape :obj:`[2, B]`) from node representations :obj:`h`."""
+        _check_pairs('GAE.predict', h, pairs)
         return self.predictor(h[pairs[0]] * h[pairs[1]]).view(-1)
 
     def forward(self, x: Optional[Tensor], adj: Tensor, pairs: Tensor) -> Tensor:

@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional
 import torch
 from torch import Tensor
 
+from graphkit.checks import check_index
 from graphkit.configs.schema import Field
 from graphkit.models.registry import MODELS
 from graphkit.ops import cn_sum, degree
@@ -60,6 +61,7 @@ class LinkHeuristic(torch.nn.Module):
 
     def predict(self, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
         """The score of each pair, a column of :obj:`pairs` (shape :obj:`[2, B]`)."""
+        check_index(f'{type(self).__name__}.predict', 'pairs', pairs, adj.size(0), rows=2)
         return cn_sum(adj, pairs, h)
 
     def forward(self, x: Optional[Tensor], adj: Tensor, pairs: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from graphkit import ops
+from graphkit.checks import check_index, check_tensor, checks_enabled
 from graphkit.configs.schema import COUNT, RATE, WIDTH, Field
 from graphkit.models.registry import MODELS
 from graphkit.nn._checks import check_choice
@@ -43,6 +44,25 @@ def _arguments(cls: type) -> Tuple[str, ...]:
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             break
     return tuple(names)
+
+
+def _check_graph_input(owner: str, x: Optional[Tensor], adj: Tensor) -> None:
+    # encode(x, adj): a square sparse adjacency, and features (if any) with one row per node on its device
+    if not checks_enabled():
+        return
+    check_tensor(owner, 'adj', adj, dim=2)
+    if adj.size(0) != adj.size(1):
+        raise ValueError(f"'{owner}' expects a square 'adj' (got shape {tuple(adj.shape)})")
+    if x is not None:
+        check_tensor(owner, 'x', x, size=((0, adj.size(0)),), like=adj)
+
+
+def _check_pairs(owner: str, h: Tensor, pairs: Tensor) -> None:
+    # predict(h, adj, pairs): node representations and a (2, B) index of pairs into them
+    if not checks_enabled():
+        return
+    check_tensor(owner, 'h', h, floating=True)
+    check_index(owner, 'pairs', pairs, h.size(0), rows=2, like=h)
 
 
 @MODELS.register('ncn')
@@ -278,10 +298,12 @@ class NCN(Module):
 
     def encode(self, x: Optional[Tensor], adj: Tensor) -> Tensor:
         """Node representations :obj:`(num_nodes, hidden_channels)`."""
+        _check_graph_input(f'{type(self).__name__}.encode', x, adj)
         return self.encoder(self._input(x), adj)
 
     def predict(self, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
         """Logits :obj:`(B,)` for the columns of :obj:`pairs`."""
+        _check_pairs(f'{type(self).__name__}.predict', h, pairs)
         return self.predictor(h, adj, pairs)
 
     def forward(self, x: Optional[Tensor], adj: Tensor, pairs: Tensor) -> Tensor:

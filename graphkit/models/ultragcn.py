@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.nn import Embedding
 from torch_geometric.typing import Adj, OptTensor
 
+from graphkit.checks import check_index, checks_enabled
 from graphkit.configs.schema import NONNEG, POSITIVE, WIDTH, Field
 from graphkit.losses import UltraGCNLoss
 from graphkit.models.registry import MODELS
@@ -191,6 +192,8 @@ class UltraGCN(torch.nn.Module):
                 )
             edge_label_index = edge_index
         emb = self.embedding.weight
+        owner = f'{type(self).__name__}.forward'
+        check_index(owner, 'edge_label_index', edge_label_index, emb.size(0), rows=2, like=emb)
         return (emb[edge_label_index[0]] * emb[edge_label_index[1]]).sum(dim=-1)
 
     @torch.no_grad()
@@ -220,6 +223,13 @@ class UltraGCN(torch.nn.Module):
             :obj:`k` candidates remain).
         """
         emb = self.embedding.weight
+        owner = f'{type(self).__name__}.recommend'
+        if src_index is not None:
+            check_index(owner, 'src_index', src_index, self.num_users, like=emb)
+        if dst_index is not None:
+            check_index(owner, 'dst_index', dst_index, self.num_users + self.num_items, like=emb)
+            if checks_enabled() and dst_index.numel() and int(dst_index.min()) < self.num_users:
+                raise ValueError(f"'{owner}' expects item ids in 'dst_index' (homogeneous: >= {self.num_users})")
         if dst_index is None:
             dst_index = torch.arange(self.num_users, self.num_users + self.num_items, device=emb.device)
         dst = emb[dst_index]
