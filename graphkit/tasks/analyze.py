@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Dict, Optional
 
 from graphkit.analysis import analyze_tc
@@ -38,6 +40,17 @@ def analyze_tc_run(
     if run_dir is None:
         ds = load_link_dataset(dataset, root, seed=seed)
         return analyze_tc(ds.split_edge, int(ds.data.num_nodes), out, dataset=ds.name, seed=seed, **kwargs)
+    summary_path = Path(run_dir) / 'summary.json'
+    if summary_path.is_file():  # read the run's task before rebuilding it: TC needs a link-prediction run
+        try:
+            kind = json.loads(summary_path.read_text()).get('task')
+        except (ValueError, AttributeError):
+            raise ValueError(f"'{summary_path}' is not a graphkit run summary (not a JSON object)") from None
+        if kind != 'link':
+            raise ValueError(
+                f"'{run_dir}' is a run of the {kind} task; graphkit analyze tc needs a link-prediction run "
+                '(graphkit train ncn | gae | ... on a link dataset)'
+            )
     summary, task, model = load_run(run_dir, root, run, device)
     if summary['dataset'] != dataset.lower():
         raise ValueError(f"'dataset' is '{dataset}' but run '{run_dir}' was trained on '{summary['dataset']}'")

@@ -53,3 +53,18 @@ def test_analyze_tc_dataset_mismatch(tmp_path, capsys):
     assert main(['train', 'cn', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(run), '--quiet']) == 0
     assert main(['analyze', 'tc', '--dataset', 'ogbl-other', '--root', str(root), '--run', str(run)]) == 2
     assert "trained on 'ogbl-tiny'" in capsys.readouterr().err
+
+
+def test_analyze_tc_of_a_run_of_another_task(tmp_path, capsys):
+    from graphkit.testing import random_node_dataset
+
+    root = tmp_path / 'data'
+    random_node_dataset(root)
+    run = tmp_path / 'run'
+    argv = ['train', 'gcn', '--dataset', 'ogbn-tiny', '--root', str(root), '--out', str(run), '--quiet']
+    assert main(argv + ['--epochs', '1', '--set', 'model.hidden_channels=4']) == 0
+    assert main(['analyze', 'tc', '--dataset', 'ogbn-tiny', '--root', str(root), '--run', str(run)]) == 2
+    assert 'is a run of the node task; graphkit analyze tc needs a link-prediction run' in capsys.readouterr().err
+    (run / 'summary.json').write_text('[1, 2]')
+    assert main(['analyze', 'tc', '--dataset', 'ogbn-tiny', '--root', str(root), '--run', str(run)]) == 2
+    assert 'is not a graphkit run summary' in capsys.readouterr().err
