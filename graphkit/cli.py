@@ -278,6 +278,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f'graphkit {args.command}: interrupted; continue with --resume', file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as e:
+        from graphkit.tasks.run import is_out_of_memory
+
+        if not is_out_of_memory(e):
+            raise
+        print(
+            f'graphkit {args.command}: error: out of memory ({str(e).splitlines()[0][:200]}); reduce the model or '
+            'batch sizes (the last checkpoint is intact: continue with --resume)',
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == '__main__':  # pragma: no cover

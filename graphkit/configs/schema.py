@@ -11,7 +11,19 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-__all__ = ['Field', 'validate', 'get_key', 'model_schema', 'WIDTH', 'COUNT', 'RATE', 'POSITIVE', 'NONNEG']
+__all__ = [
+    'Field',
+    'validate',
+    'get_key',
+    'model_schema',
+    'WIDTH',
+    'COUNT',
+    'DEPTH',
+    'DEPTH0',
+    'RATE',
+    'POSITIVE',
+    'NONNEG',
+]
 
 _TYPES = {'int': int, 'float': float, 'bool': bool, 'str': str, 'list[int]': list, 'choice': object}
 
@@ -141,10 +153,13 @@ def validate(cfg: Dict[str, Any], schema: Mapping[str, Field]) -> Dict[str, Any]
     return cfg
 
 
-#: Common model fields: a layer width or count (>= 1), a count that may be 0, a dropout rate in [0, 1), a
-#: number > 0 (approximately: >= 1e-12) and a number >= 0.
-WIDTH = Field('int', min=1)
-COUNT = Field('int', min=0)
+#: Common model fields: a layer width or count (>= 1; at most 2^20, beyond which no model fits in memory), a
+#: count that may be 0, a number of layers (1..1000, or 0..1000), a dropout rate in [0, 1), a number > 0
+#: (approximately: >= 1e-12) and a number >= 0.
+WIDTH = Field('int', min=1, max=2**20)
+COUNT = Field('int', min=0, max=2**20)
+DEPTH = Field('int', min=1, max=1000)
+DEPTH0 = Field('int', min=0, max=1000)
 RATE = Field('float', min=0.0, max=1.0, max_open=True)
 POSITIVE = Field('float', min=1e-12)
 NONNEG = Field('float', min=0.0)
@@ -154,4 +169,3 @@ def model_schema(model_cls: type) -> Dict[str, Field]:
     r"""The declared ``model.*`` keys of a model class (its ``config_schema``: key -> :class:`Field`), prefixed
     with ``'model.'`` for :func:`validate`; ``{}`` for a model that declares none."""
     return {f'model.{k}': f for k, f in getattr(model_cls, 'config_schema', {}).items()}
-

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.models import GCN, MLP, GraphSAGE
 
-from graphkit.configs.schema import RATE, WIDTH, Field
+from graphkit.configs.schema import DEPTH, RATE, WIDTH, Field
 from graphkit.models.ncn import _check_graph_input, _check_pairs
 from graphkit.models.registry import MODELS
 
@@ -41,9 +41,9 @@ class GAE(torch.nn.Module):
     trainable = True
     config_schema = {
         'hidden_channels': WIDTH,
-        'num_layers': WIDTH,
+        'num_layers': DEPTH,
         'encoder': Field('str', choices=('gcn', 'sage')),
-        'predictor_layers': WIDTH,
+        'predictor_layers': DEPTH,
         'dropout': RATE,
     }
     ENCODERS = {'gcn': GCN, 'sage': GraphSAGE}

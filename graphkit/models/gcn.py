@@ -10,7 +10,7 @@ from torch import Tensor
 from torch_geometric.nn import models as pyg_models
 from torch_geometric.typing import Adj
 
-from graphkit.configs.schema import RATE, WIDTH
+from graphkit.configs.schema import DEPTH, RATE, WIDTH
 from graphkit.models.registry import MODELS
 
 
@@ -40,7 +40,7 @@ class GCN(pyg_models.GCN):
     task = 'node'
     kinds = ('node',)
     trainable = True
-    config_schema = {'hidden_channels': WIDTH, 'num_layers': WIDTH, 'dropout': RATE, 'input_dropout': RATE}
+    config_schema = {'hidden_channels': WIDTH, 'num_layers': DEPTH, 'dropout': RATE, 'input_dropout': RATE}
 
     def __init__(
         self,

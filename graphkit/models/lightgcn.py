@@ -9,7 +9,7 @@ from torch import Tensor
 from torch_geometric.nn.models import LightGCN as PyGLightGCN
 from torch_geometric.typing import Adj, OptTensor
 
-from graphkit.configs.schema import COUNT, NONNEG, WIDTH, Field
+from graphkit.configs.schema import DEPTH0, NONNEG, WIDTH, Field
 from graphkit.models.registry import MODELS
 
 __all__ = ['LightGCN']
@@ -51,7 +51,7 @@ class LightGCN(PyGLightGCN):
     trainable = True
     config_schema = {
         'embedding_dim': WIDTH,
-        'num_layers': COUNT,
+        'num_layers': DEPTH0,
         'negative_num': WIDTH,
         'lambda_reg': NONNEG,
         'init': Field('str', choices=('xavier', 'normal')),

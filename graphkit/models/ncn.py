@@ -11,7 +11,7 @@ from torch.nn import Module
 
 from graphkit import ops
 from graphkit.checks import check_index, check_tensor, checks_enabled
-from graphkit.configs.schema import COUNT, RATE, WIDTH, Field
+from graphkit.configs.schema import COUNT, DEPTH0, RATE, WIDTH, Field
 from graphkit.models.registry import MODELS
 from graphkit.nn._checks import check_choice
 from graphkit.nn.encoder import CONVS, MPNNEncoder
@@ -159,7 +159,7 @@ class NCN(Module):
     trainable: bool = True
     config_schema = {
         'hidden_channels': WIDTH,
-        'num_layers': COUNT,
+        'num_layers': DEPTH0,
         'conv': Field('str', choices=CONVS),
         'layer_norm': Field('bool'),
         'dropout': RATE,

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.nn import Conv1d, Dropout, Linear, Module, ModuleList, PReLU, Sequential
 from torch_geometric.data import HeteroData
 
-from graphkit.configs.schema import RATE, WIDTH, Field
+from graphkit.configs.schema import DEPTH, RATE, WIDTH, Field
 from graphkit.models.registry import MODELS
 from graphkit.nn.rphgnn import RpHGNNPrecompute
 
@@ -86,13 +86,13 @@ class RpHGNN(torch.nn.Module):
     trainable = True
     config_schema = {
         'hidden_channels': WIDTH,
-        'num_group_layers': WIDTH,
-        'num_global_layers': WIDTH,
+        'num_group_layers': DEPTH,
+        'num_global_layers': DEPTH,
         'conv_filters': WIDTH,
         'input_dropout': RATE,
         'dropout': RATE,
         'merge': Field('str', choices=_MERGES),
-        'num_iterations': WIDTH,
+        'num_iterations': DEPTH,
         'projection': Field('str', choices=('sparse', 'gaussian')),
         'use_input': Field('bool'),
         'precompute_dtype': Field('str', choices=tuple(_DTYPES)),

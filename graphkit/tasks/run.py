@@ -51,6 +51,14 @@ __all__ = [
 ]
 
 
+def is_out_of_memory(e: BaseException) -> bool:
+    """Whether :obj:`e` is an allocation failure (CPU or CUDA)."""
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(e)
+    return isinstance(e, RuntimeError) and ("can't allocate memory" in text or 'out of memory' in text)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's global generators."""
     random.seed(seed)
@@ -266,11 +274,18 @@ class Task:
         :class:`ValueError` naming the model and its config section."""
         try:
             model = self.model_cls.from_config(dict(self.cfg['model']), data)
+            return model.to(self.device)
         except (TypeError, ValueError) as e:
             raise ValueError(
                 f"Model '{self.opts.model}' could not be built from its 'model' config section: {e}"
             ) from None
-        return model.to(self.device)
+        except (MemoryError, RuntimeError) as e:  # torch.OutOfMemoryError is a RuntimeError
+            if not is_out_of_memory(e):
+                raise
+            raise ValueError(
+                f"Model '{self.opts.model}' does not fit in memory with this 'model' config section "
+                f'({str(e).splitlines()[0][:200]}); reduce its sizes'
+            ) from None
 
     def resolve_model(self) -> Tuple[type, str]:
         """The model class of ``opts.model`` and the kind of dataset it reads from ``opts.dataset`` (a

@@ -319,7 +319,9 @@ def test_resume_refuses_a_changed_config(root, tmp_path, capsys):
     [
         (['--set', 'eval.metric=mrr'], "'eval.metric' must be hits@K"),
         (['--set', 'eval.metric=hits@abc'], "'eval.metric' must be hits@K"),
-        (['--set', 'model.hidden_channels=abc'], "'model.hidden_channels' must be an integer >= 1"),
+        (['--set', 'model.hidden_channels=abc'], "'model.hidden_channels' must be an integer in [1, 1048576]"),
+        (['--set', 'model.hidden_channels=1048576'], "Model 'gae' does not fit in memory"),  # a 4 TB predictor
+        (['--set', 'model.num_layers=100000'], "'model.num_layers' must be an integer in [1, 1000]"),
         (['--device', 'foo'], "--device must be 'cpu', 'cuda' or 'cuda:N'"),
         (['--set', 'train.epochs=0'], "'train.epochs' must be an integer >= 1"),
         (['--init-from', '.'], 'holds no best_run*.pt'),
