@@ -154,7 +154,7 @@ class ClusterTask(Task):
         self._parts: Dict[str, float] = {}
         self._bar: Optional[Any] = None
         self._bar_iter: Optional[Iterator] = None
-        self._pretrain_clock = 0.0
+        self._running = False  # set once the run directory exists (before_runs)
 
     def _resolve_model_only(self) -> None:
         from graphkit.models import MODELS
@@ -167,7 +167,7 @@ class ClusterTask(Task):
 
     # Runs -------------------------------------------------------------------------------------------------
     def prepare(self, seed: int, run: int = 0) -> None:
-        """A new run starts from pretraining (or its cache) and k-means, at its first training epoch."""
+        """A new run: its seed and index; :meth:`init_model` then pretrains (or loads the cache) and runs k-means."""
         self._close_bar()
         self.seed, self.run_index = seed, run
         self._initialised, self._init_record, self._parts = False, None, {}
@@ -190,7 +190,7 @@ class ClusterTask(Task):
     def init_model(self, model: torch.nn.Module, run: int) -> None:
         """Pretraining (or its cache) and k-means, before the run's first epoch (not for the dry build that checks the
         config before the run directory is made). A resumed run repeats them, then loads its checkpoint."""
-        if getattr(self, '_running', False):
+        if self._running:
             self._initialise(model)
 
     def state_dict(self) -> Dict[str, Any]:

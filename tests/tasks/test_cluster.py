@@ -229,3 +229,65 @@ def test_bad_cli_input_fails_before_anything_is_written(root, tmp_path, capsys, 
     assert main(_argv(root, out, '--quiet', *extra)) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def _write_planetoid(root, name, num_nodes=40, num_classes=4, seed=0):
+    """A tiny citation graph in the Planetoid raw layout (``ind.<name>.*`` pickles), classes in the features."""
+    import collections
+    import pickle
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, num_classes, num_nodes)
+    x = rng.random((num_nodes, 8)).astype(np.float32)
+    x[np.arange(num_nodes), y] += 3.0
+    onehot = np.eye(num_classes)[y]
+    n_train = 30
+    graph = collections.defaultdict(list)
+    for _ in range(3 * num_nodes):
+        i = int(rng.integers(num_nodes))
+        j = int(rng.choice(np.flatnonzero(y == y[i])))
+        graph[i].append(j)
+    folder = root / name / 'raw'
+    folder.mkdir(parents=True)
+    test_ids = list(range(n_train, num_nodes))
+    objects = {
+        'x': sp.csr_matrix(x[:10]),
+        'allx': sp.csr_matrix(x[:n_train]),
+        'tx': sp.csr_matrix(x[n_train:]),
+        'y': onehot[:10],
+        'ally': onehot[:n_train],
+        'ty': onehot[n_train:],
+        'graph': graph,
+    }
+    for key, obj in objects.items():
+        with open(folder / f'ind.{name}.{key}', 'wb') as f:
+            pickle.dump(obj, f, protocol=2)
+    (folder / f'ind.{name}.test.index').write_text(''.join(f'{i}\n' for i in reversed(test_ids)))
+
+
+def test_a_planetoid_folder_clusters_with_its_preset(tmp_path, capsys):
+    _write_planetoid(tmp_path / 'data', 'citeseer')
+    out = tmp_path / 'run'
+    argv = ['train', 'pamc', '--dataset', 'citeseer', '--root', str(tmp_path / 'data'), '--out', str(out)]
+    assert main([*argv, *TINY, '--epochs', '5', '--quiet']) == 0
+    s = _summary(out)
+    config = (out / 'config.yaml').read_text()
+    assert 'order: 3' in config and 'tau: 0.5' in config and 'beta: 2.5' in config  # configs/pamc/citeseer.yaml
+    assert s['dataset'] == 'citeseer' and s['data']['num_nodes'] == 40 and s['data']['num_clusters'] == 4
+
+
+@pytest.mark.dataset
+def test_pamc_on_cora_smoke():
+    from graphkit.configs import load_config
+    from graphkit.tasks.cluster import ClusterTask
+    from graphkit.tasks.options import TrainOptions
+
+    cfg = load_config('pamc', 'cora', None, ['train.epochs=2', 'train.pretrain_epochs=1', 'train.kmeans_n_init=1'])
+    opts = TrainOptions(model='pamc', dataset='cora', root='../shared/data', out='unused', quiet=True)
+    task = ClusterTask(opts, cfg)
+    assert task.num_nodes == 2708 and task.x.shape == (2708, 1433)
+    model, _ = task.build()
+    assert task.positive[0].size(1) == 99_596 and model.num_clusters == 7
