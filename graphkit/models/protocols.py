@@ -75,18 +75,14 @@ class PrecomputedNodeModel(NodeModel, Protocol):
     r"""A node classifier whose graph part is a parameter-free pre-computation (RpHGNN): the node task calls
     ``precompute(data, generator)`` once per projection seed (``precompute_seed``, or the run's seed when
     :obj:`None`), keeps the tensors (one ``[N_target, ...]`` tensor per group, on CPU), and trains ``forward``
-    on mini-batches of their rows (``train.batch_size``) with no graph access. ``precompute_layout`` (the
-    ``(shape, dtype)`` of each tensor) and ``precompute_settings`` (plain values that, with the graph and the seed,
-    determine the output) let the task cache the tensors on disk across calls, filled in place through
-    ``out``."""
+    on mini-batches of their rows (``train.batch_size``) with no graph access. Optionally, ``precompute_layout(data)``
+    (the ``(shape, dtype)`` of each tensor), ``precompute_settings()`` (plain values that, with the graph and the
+    seed, determine the output) and an ``out`` argument of ``precompute`` (tensors to fill in place) let the task
+    cache the tensors on disk across calls (RpHGNN has them)."""
 
     precompute_seed: Optional[int]
 
-    def precompute(self, data: Any, generator: Any, out: Optional[List[Tensor]] = None) -> List[Tensor]: ...
-
-    def precompute_layout(self, data: Any) -> List[Tuple[Tuple[int, ...], Any]]: ...
-
-    def precompute_settings(self) -> Dict[str, Any]: ...
+    def precompute(self, data: Any, generator: Any) -> List[Tensor]: ...
 
 
 @runtime_checkable

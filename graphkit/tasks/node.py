@@ -123,6 +123,8 @@ class NodeTask(Task):
             return self._precomputed[1]
         self._precomputed = None  # free the previous seed's tensors first
         data, cache = self.ds.data, self.cache()
+        if not (hasattr(model, 'precompute_layout') and hasattr(model, 'precompute_settings')):
+            cache = None  # a model that cannot describe its output is recomputed on every call
         t0 = time.perf_counter()
         entry: Dict[str, Any] = {'seed': seed, 'cache': 'off'}
         tensors = None

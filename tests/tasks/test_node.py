@@ -272,3 +272,46 @@ def test_selection_on_valid_loss_or_mean_f1(root, tmp_path, metric, pick):
     best = pick(rows, key=lambda r: r['valid'][metric])  # first of ties, as the run loop keeps the first
     assert s['runs'][0]['best_epoch'] == best['epoch']
     assert s['runs'][0]['valid'][metric] == pytest.approx(best['valid'][metric])
+
+
+class ToyBare(torch.nn.Module):
+    """A pre-computed model with only ``precompute`` (no layout / settings): trained, never cached."""
+
+    task, kinds, trainable = 'node', ('hetero-node',), True
+
+    def __init__(self, in_channels, out_channels, precompute_seed=None):
+        super().__init__()
+        self.lin = torch.nn.Linear(in_channels, out_channels)
+        self.precompute_seed = precompute_seed
+
+    @classmethod
+    def from_config(cls, cfg, dataset):
+        return cls(dataset.data[dataset.target].x.size(-1), dataset.num_classes, **cfg)
+
+    def reset_parameters(self):
+        self.lin.reset_parameters()
+
+    def precompute(self, data, generator):
+        return [data['paper'].x.clone()]
+
+    def forward(self, groups):
+        return self.lin(groups[0])
+
+
+def test_a_precomputed_model_without_a_layout_is_not_cached(tmp_path):
+    from graphkit.configs import task_defaults
+    from graphkit.models import MODELS
+    from graphkit.tasks.node import NodeTask
+    from graphkit.tasks.options import TrainOptions
+    from tests.data.conftest import make_ogbn_mag
+
+    if 'toy-bare' not in MODELS:
+        MODELS.register('toy-bare', ToyBare)
+    make_ogbn_mag(tmp_path)
+    cfg = task_defaults('node')
+    cfg['train'].update(epochs=2, batch_size=4)
+    cfg['model'] = {}
+    out = tmp_path / 'runs' / 'bare'
+    opts = TrainOptions(model='toy-bare', dataset='ogbn-mag', root=str(tmp_path), out=str(out), quiet=True)
+    s = NodeTask(opts, cfg).run()
+    assert [e['cache'] for e in s['precompute']] == ['off'] and not (tmp_path / 'runs' / '.cache').exists()
