@@ -43,14 +43,14 @@ def brute_accuracy(pred, target):
     return best / len(pred)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(labelings())
 def test_accuracy_matches_brute_force_permutation_search(pair):
     pred, target = pair
     assert cluster_accuracy(pred, target) == pytest.approx(brute_accuracy(pred.tolist(), target.tolist()))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(labelings())
 def test_nmi_and_ari_equal_scikit_learn(pair):
     pred, target = pair
@@ -60,7 +60,7 @@ def test_nmi_and_ari_equal_scikit_learn(pair):
     assert adjusted_rand_index(pred, target) == pytest.approx(adjusted_rand_score(target, pred), abs=1e-10)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(labelings())
 def test_matched_f1_equals_scikit_learn_after_the_matching(pair):
     pred, target = pair
