@@ -23,8 +23,16 @@ from graphkit.data.registry import (
     load_node_dataset,
     resolve_root,
 )
+from graphkit.data.synthetic import SYNTHETIC_TASKS, make_synthetic
+from graphkit.data.tu import TU_NAMES, GraphDataset, load_tu_dataset, read_tu
 
 __all__ = [
+    'GraphDataset',
+    'TU_NAMES',
+    'load_tu_dataset',
+    'read_tu',
+    'SYNTHETIC_TASKS',
+    'make_synthetic',
     'LocalDataset',
     'clear_dataset_cache',
     'validate_data',
