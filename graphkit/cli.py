@@ -8,6 +8,9 @@ r"""The ``graphkit`` command line: thin wrappers that resolve names and configs,
     graphkit evaluate runs/gae-cora
     graphkit analyze tc --dataset cora --run runs/gae-cora
     graphkit analyze clusters runs/pamc-cora
+    graphkit train ncn --dataset edges:my_graph.csv --out runs/mine
+    graphkit predict runs/mine --pairs candidates.csv
+    graphkit recommend runs/ultragcn-mine --users all --k 20
     graphkit datasets
 """
 
@@ -95,6 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument('--K', type=int, default=1, help='hops of TC / ATC (default: 1)')
     tc.add_argument('--device', default='cpu')
 
+    predict = sub.add_parser('predict', help="score candidate links with a link run's best model")
+    predict.add_argument('run_dir', metavar='RUN_DIR', help='a finished graphkit train run of a link model')
+    predict.add_argument('--pairs', required=True, metavar='FILE', help='two columns of node ids (original ids)')
+    predict.add_argument('--run', type=int, default=0, help='which run of RUN_DIR (default: 0)')
+    predict.add_argument('--out', default=None, help='output CSV src,dst,score (default: RUN_DIR/scores.csv)')
+    predict.add_argument('--dataset', default=None, help='edges:NEW_PATH / pyg:NEW_PATH if the data file has moved')
+    predict.add_argument('--root', default=None, help='data root, if not the one used for training')
+    predict.add_argument('--chunk-size', type=int, default=65536, help='pairs scored at once (default: 65536)')
+    predict.add_argument('--device', default='cpu')
+    predict.add_argument('--quiet', action='store_true', help='no progress bar')
+    recommend = sub.add_parser('recommend', help="top-K items per user with a recommendation run's best model")
+    recommend.add_argument('run_dir', metavar='RUN_DIR', help='a finished graphkit train run of a recommend model')
+    recommend.add_argument('--users', required=True, metavar='FILE|all', help="a file of user ids, or 'all'")
+    recommend.add_argument('--k', type=int, default=20, help='items per user (default: 20)')
+    recommend.add_argument(
+        '--exclude-train',
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mask each user's training items (default: on)",
+    )
+    recommend.add_argument('--run', type=int, default=0, help='which run of RUN_DIR (default: 0)')
+    recommend.add_argument('--out', default=None, help='output CSV user,rank,item,score (default: RUN_DIR/recs.csv)')
+    recommend.add_argument('--dataset', default=None, help='interactions:NEW_PATH if the data file has moved')
+    recommend.add_argument('--root', default=None, help='data root, if not the one used for training')
+    recommend.add_argument('--chunk-size', type=int, default=1024, help='users ranked at once (default: 1024)')
+    recommend.add_argument('--device', default='cpu')
+    recommend.add_argument('--quiet', action='store_true', help='no progress bar')
+
     datasets = sub.add_parser('datasets', help='list known datasets, where they are looked for, what is found')
     datasets.add_argument('--root', default=None)
     datasets.add_argument(
@@ -153,6 +184,15 @@ def format_table(summary: Dict[str, Any]) -> str:
     return '\n'.join(lines)
 
 
+def _dataset_label(name: str) -> str:
+    """A dataset name fit for a folder name: ``edges:/data/my graph.csv`` -> ``edges-my_graph``."""
+    prefix, sep, path = name.partition(':')
+    if not sep:
+        return name
+    stem = Path(path).stem or 'data'
+    return f'{prefix.lower()}-' + ''.join(c if c.isalnum() or c in '-_.' else '_' for c in stem)
+
+
 def _train(args: argparse.Namespace) -> int:
     import yaml
 
@@ -188,7 +228,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f'--runs must be >= 1 (got {runs})')
     if args.init_from is not None and not Path(args.init_from).is_dir():
         raise FileNotFoundError(f"--init-from '{args.init_from}' is not a directory")
-    out = args.out or f'runs/{args.model}-{args.dataset}-{time.strftime("%Y%m%d-%H%M%S")}'
+    out = args.out or f'runs/{args.model}-{_dataset_label(args.dataset)}-{time.strftime("%Y%m%d-%H%M%S")}'
     opts = TrainOptions(
         model=args.model,
         dataset=args.dataset,
@@ -242,6 +282,38 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from graphkit.tasks.predict import predict_file
+
+    _check_device(args.device)
+    out = predict_file(
+        args.run_dir, args.pairs, args.out, args.run, args.dataset, args.root, args.device, args.chunk_size, args.quiet
+    )
+    print(f'Scores: {out}')
+    return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from graphkit.tasks.predict import recommend_file
+
+    _check_device(args.device)
+    out = recommend_file(
+        args.run_dir,
+        args.users,
+        args.k,
+        args.out,
+        args.exclude_train,
+        args.run,
+        args.dataset,
+        args.root,
+        args.device,
+        args.chunk_size,
+        args.quiet,
+    )
+    print(f'Recommendations: {out}')
+    return 0
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from graphkit.data import DATASETS, KINDS, dataset_info, resolve_root
 
@@ -268,7 +340,14 @@ def _datasets(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {'train': _train, 'evaluate': _evaluate, 'analyze': _analyze, 'datasets': _datasets}[args.command]
+    handler = {
+        'train': _train,
+        'evaluate': _evaluate,
+        'analyze': _analyze,
+        'predict': _predict,
+        'recommend': _recommend,
+        'datasets': _datasets,
+    }[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:

@@ -400,7 +400,26 @@ for _n in HGB_NAMES:
 DATASETS.add_family('hgb-', _hgb_entry)
 
 
+def _custom_entry(name: str) -> Optional[DatasetEntry]:
+    # 'edges:PATH' / 'pyg:PATH' / 'interactions:PATH' (graphkit.data.custom): a file, not a name
+    from graphkit.data import custom
+
+    spec = custom.split_spec(name)
+    if spec is None:
+        return None
+    loaders = {
+        'edges': {'link': custom.load_edges_dataset},
+        'pyg': {'link': custom.load_pyg_dataset},
+        'interactions': {'recommend': custom.load_interactions_dataset},
+    }[spec[0]]
+    metrics = {'link': 'hits@100', 'recommend': 'recall@20'}
+    return DatasetEntry(name, loaders, {k: metrics[k] for k in loaders}, lambda n, r: (spec[1], [spec[1]]))
+
+
 def _entry(name: str, kind: Optional[str] = None) -> Optional[DatasetEntry]:
+    custom_entry = _custom_entry(name)
+    if custom_entry is not None:
+        return custom_entry
     entry = DATASETS.entry(name)
     if entry is None and kind == 'recommend':  # any LightGCN-format folder
         entry = _recsys_entry(name.lower())
@@ -420,7 +439,7 @@ def choose_kind(name: str, accepted: Sequence[str], model: str = 'the model') ->
             return kind
     needs = ' or '.join(accepted)
     options = '; '.join(f'{k} datasets: {DATASETS.describe(k)}' for k in accepted)
-    entry = DATASETS.entry(name)
+    entry = _entry(name)
     if entry is None:
         raise ValueError(f"Unknown dataset '{name}' for {model} (which needs a {needs} dataset); {options}")
     raise ValueError(f"{model} needs a {needs} dataset, but '{name}' serves {' and '.join(entry.kinds)}; {options}")
@@ -440,7 +459,7 @@ def load_dataset(name: str, kind: str, root: Optional[str] = None, seed: int = 0
     if kind not in KINDS:
         raise ValueError(f"'kind' must be one of {KINDS} (got '{kind}')")
     choose_kind(name, (kind,), f"a '{kind}' task")
-    key = name if kind == 'recommend' else name.lower()  # a recommendation folder keeps its case
+    key = name if kind == 'recommend' or _custom_entry(name) else name.lower()  # folders and paths keep their case
     ds = _entry(name, kind).loaders[kind](key, resolve_root(root), seed=seed, **kwargs)
     if kind in ('node', 'hetero-node') and ds.is_hetero != (kind == 'hetero-node'):
         found = 'heterogeneous' if ds.is_hetero else 'homogeneous'

@@ -25,6 +25,7 @@ from torch_geometric.utils import negative_sampling
 
 from graphkit.configs.schema import Field
 from graphkit.data import load_link_dataset
+from graphkit.data.custom import loader_kwargs, source_summary
 from graphkit.metrics import Evaluator
 from graphkit.models.protocols import LinkModel
 from graphkit.ops import remove_edges, to_csr
@@ -75,6 +76,9 @@ class LinkTask(Task):
         'train.tc_reweight.update_interval': Field('int', min=1),
         'train.tc_reweight.warm_up': Field('int', min=0),
         'data.use_valedges_as_input': Field('bool'),
+        'data.features': Field('str', nullable=True),
+        'data.val_ratio': Field('float', nullable=True, min=0, max=0.99),
+        'data.test_ratio': Field('float', nullable=True, min=0, max=0.99),
         'eval.ks': Field('list[int]', min=1),
     }
 
@@ -94,7 +98,9 @@ class LinkTask(Task):
         if opts.init_from and not sorted(RunDir(opts.init_from).path.glob('best_run*.pt')):
             raise FileNotFoundError(f"--init-from '{opts.init_from}' holds no best_run*.pt model states")
 
-        ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed)
+        self.load_kwargs = loader_kwargs(opts.dataset, cfg['data'], ('features', 'val_ratio', 'test_ratio'))
+        ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed, **self.load_kwargs)
+        self.ds_extra = ds.extra
         self.name, self.data, self.split, self.split_seed = ds.name, ds.data, ds.split_edge, opts.seed
         self.seeded_split = ds.seeded_split
         self.metric = self._check_metric((cfg['eval']['metric'] or ds.metric).lower())
@@ -127,7 +133,8 @@ class LinkTask(Task):
         """Prepare the split and graphs of the run with :obj:`seed` (Planetoid draws a new split per seed and is
         reloaded; OGB splits are fixed and loaded once)."""
         if self.seeded_split and seed != self.split_seed:
-            self.split = load_link_dataset(self.opts.dataset, self.opts.root, seed=seed).split_edge
+            ds = load_link_dataset(self.opts.dataset, self.opts.root, seed=seed, **self.load_kwargs)
+            self.split = ds.split_edge
             self.split_seed = seed
         pos, _ = split_pairs(self.split['train'])
         self.train_pos = pos.to(self.device)
@@ -298,6 +305,10 @@ class LinkTask(Task):
         if self.reweighter is None:
             return {}
         return {'tc_valid': float(self.reweighter.tc(self.valid[0])[self.has_valid].mean())}
+
+    def summary_extra(self) -> Dict[str, Any]:
+        """For a dataset given by path: its path and fingerprint (the id mapping goes next to the run)."""
+        return source_summary(self.ds_extra, self.opts.out)
 
     def protocol(self) -> Dict[str, Any]:
         tr = self.cfg['train']

@@ -30,6 +30,7 @@ import torch
 
 from graphkit.configs.schema import Field
 from graphkit.data import load_dataset
+from graphkit.data.custom import loader_kwargs, source_summary
 from graphkit.metrics.ranking import dot_product_ranking
 from graphkit.models.protocols import RecommendModel
 from graphkit.ops import gcn_norm, pairs_to_csr, to_csr
@@ -55,6 +56,8 @@ class RecommendTask(Task):
         'train.eval_batch_size': Field('int', min=1),
         'train.eval_every_from': Field('int', nullable=True, min=0),
         'data.val_ratio': Field('float', min=0, max=0.99),
+        'data.test_ratio': Field('float', nullable=True, min=0.01, max=0.99),
+        'data.temporal_split': Field('bool'),
         'eval.ks': Field('list[int]', min=1),
         'eval.denominator': Field('str', choices=('all', 'with_truth')),
     }
@@ -76,7 +79,8 @@ class RecommendTask(Task):
             raise ValueError(
                 "train.select_on 'valid' needs data.val_ratio > 0 (or use train.select_on=test, the official protocol)"
             )
-        self.ds = load_dataset(opts.dataset, 'recommend', opts.root, seed=opts.seed, val_ratio=val_ratio)
+        more = loader_kwargs(opts.dataset, cfg['data'], ('test_ratio', 'temporal_split'))
+        self.ds = load_dataset(opts.dataset, 'recommend', opts.root, seed=opts.seed, val_ratio=val_ratio, **more)
         if self.ds.cold_test_users and not opts.quiet:
             print(
                 f'Note: {self.ds.cold_test_users} users have test items but no training item; they are '
@@ -173,7 +177,8 @@ class RecommendTask(Task):
                 'cold_test_users': ds.cold_test_users,
                 'split_seed': self.opts.seed,
                 'root': ds.root,
-            }
+            },
+            **source_summary(ds.extra, self.opts.out),
         }
 
     def protocol(self) -> Dict[str, Any]:

@@ -557,11 +557,12 @@ class Task:
 
 
 def load_run(
-    run_dir: os.PathLike, root: Optional[str] = None, run: int = 0, device: str = 'cpu'
+    run_dir: os.PathLike, root: Optional[str] = None, run: int = 0, device: str = 'cpu', dataset: Optional[str] = None
 ) -> Tuple[Dict[str, Any], Task, torch.nn.Module]:
     r"""Rebuild run :obj:`run` of a finished ``graphkit train`` run directory: its summary, its task (data and
-    split of that run's seed) and the best model, in eval mode. Used by ``graphkit evaluate`` and
-    ``graphkit analyze``."""
+    split of that run's seed) and the best model, in eval mode. Used by ``graphkit evaluate``, ``graphkit
+    analyze`` and ``graphkit predict`` / ``recommend``; :obj:`dataset` replaces the recorded dataset name (a file
+    that has moved)."""
     from graphkit.tasks.options import TrainOptions
     from graphkit.tasks.registry import TASKS
 
@@ -577,7 +578,7 @@ def load_run(
     first = summary['runs'][0]
     opts = TrainOptions(
         model=summary['model'],
-        dataset=summary['dataset'],
+        dataset=dataset or summary['dataset'],
         root=root,
         out=str(rundir.path),
         device=device,
