@@ -48,6 +48,7 @@ __all__ = [
     'IdMap',
     'load_edges_dataset',
     'load_pyg_dataset',
+    'load_pyg_node_dataset',
     'load_interactions_dataset',
     'loader_kwargs',
     'source_summary',
@@ -397,7 +398,41 @@ def load_pyg_dataset(
         out.x = data.x.float()
     ids = IdMap([str(i) for i in range(n)])
     extra = {'source': _source('pyg', path, val_ratio=vr, test_ratio=tr), 'ids': {'node_ids.csv': ids}}
-    return LinkDataset(f'pyg:{path}', out, split, 'hits@100', 'ogbl-ppa', osp.dirname(osp.abspath(path)), extra, True)
+    return LinkDataset(
+        f'pyg:{osp.abspath(path)}', out, split, 'hits@100', 'ogbl-ppa', osp.dirname(osp.abspath(path)), extra, True
+    )
+
+
+def load_pyg_node_dataset(name: str, root: Optional[str] = None, seed: int = 0, **kwargs: Any):
+    r"""The node dataset of ``pyg:PATH`` (for node models such as ``gcn``): the :class:`Data` needs class labels
+    ``y`` and features ``x``; its ``train_mask`` / ``val_mask`` / ``test_mask`` give the split when present, else a
+    seeded 60/20/20 random split of the labelled nodes (``y >= 0``)."""
+    from graphkit.data.registry import NodeDataset
+
+    _, path = split_spec(name)
+    data = _load_pyg(path)
+    y, x, n = data.get('y'), data.get('x'), int(data.num_nodes)
+    if y is None or y.dim() != 1 or y.size(0) != n or y.is_floating_point():
+        raise ValueError(f"'{path}': a node dataset needs integer class labels data.y of shape [num_nodes={n}]")
+    if x is None:
+        raise ValueError(f"'{path}': a node dataset needs node features data.x")
+    masks = [data.get(m) for m in ('train_mask', 'val_mask', 'test_mask')]
+    if all(isinstance(m, Tensor) and m.dtype == torch.bool and m.numel() == n for m in masks):
+        split = {s: m.nonzero().view(-1) for s, m in zip(('train', 'valid', 'test'), masks)}
+        how = 'the masks of the file'
+    else:
+        labelled = (y >= 0).nonzero().view(-1)
+        perm = labelled[torch.randperm(labelled.numel(), generator=torch.Generator().manual_seed(int(seed)))]
+        a, b = int(0.6 * perm.numel()), int(0.8 * perm.numel())
+        split = {'train': perm[:a].sort().values, 'valid': perm[a:b].sort().values, 'test': perm[b:].sort().values}
+        how = f'random 60/20/20 of the labelled nodes, seed {seed}'
+    if any(v.numel() == 0 for v in split.values()):
+        raise ValueError(f"'{path}': the node split ({how}) leaves a split empty")
+    out = Data(edge_index=data.edge_index.long(), x=x.float(), y=y.long(), num_nodes=n)
+    extra = {'data_source': _source('pyg', path, split=how)}  # NodeTask writes ds.info into the summary
+    num_classes = int(y.max()) + 1
+    where = osp.abspath(path)
+    return NodeDataset(f'pyg:{where}', out, split, num_classes, root=osp.dirname(where), seeded_split=True, info=extra)
 
 
 def load_interactions_dataset(
@@ -462,7 +497,7 @@ def load_interactions_dataset(
         duplicates_dropped=int(code.numel() - uniq.numel()),
     )
     return RecSysDataset(
-        name=f'interactions:{path}',
+        name=f'interactions:{osp.abspath(path)}',
         num_users=U,
         num_items=num_items,
         train=train,

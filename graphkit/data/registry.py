@@ -409,10 +409,10 @@ def _custom_entry(name: str) -> Optional[DatasetEntry]:
         return None
     loaders = {
         'edges': {'link': custom.load_edges_dataset},
-        'pyg': {'link': custom.load_pyg_dataset},
+        'pyg': {'link': custom.load_pyg_dataset, 'node': custom.load_pyg_node_dataset},
         'interactions': {'recommend': custom.load_interactions_dataset},
     }[spec[0]]
-    metrics = {'link': 'hits@100', 'recommend': 'recall@20'}
+    metrics = {'link': 'hits@100', 'recommend': 'recall@20', 'node': 'acc'}
     return DatasetEntry(name, loaders, {k: metrics[k] for k in loaders}, lambda n, r: (spec[1], [spec[1]]))
 
 

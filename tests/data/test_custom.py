@@ -161,3 +161,16 @@ def test_data_keys_only_for_datasets_given_by_path():
     with pytest.raises(ValueError, match="'data.features' applies to datasets given by path"):
         loader_kwargs('cora', {'features': 'x.npy'}, ('features',))
     assert loader_kwargs('cora', {'features': None}, ('features',)) == {}
+
+
+def test_pyg_node_dataset_for_node_models(tmp_path):
+    n = 30
+    ei = torch.tensor([[i, (i + 1) % n] for i in range(n)]).t()
+    torch.save(Data(edge_index=ei, x=torch.randn(n, 3), y=torch.arange(n) % 3, num_nodes=n), tmp_path / 'd.pt')
+    name = f'pyg:{tmp_path}/d.pt'
+    assert choose_kind(name, ('node',)) == 'node' and choose_kind(name, ('link',)) == 'link'
+    ds = load_dataset(name, 'node', seed=0)
+    assert ds.num_classes == 3 and [ds.split[s].numel() for s in ('train', 'valid', 'test')] == [18, 6, 6]
+    torch.save(Data(edge_index=ei, x=torch.randn(n, 3), num_nodes=n), tmp_path / 'nolabels.pt')
+    with pytest.raises(ValueError, match='needs integer class labels'):
+        load_dataset(f'pyg:{tmp_path}/nolabels.pt', 'node')

@@ -152,3 +152,18 @@ def test_predict_needs_a_link_run(tmp_path, capsys):
     pairs.write_text('u1 u2\n')
     assert main(['predict', str(out), '--pairs', str(pairs)]) == 2
     assert 'is a run of the recommend task, not of the link task' in capsys.readouterr().err
+
+
+def test_gcn_on_a_pyg_node_dataset(tmp_path):
+    from torch_geometric.data import Data
+
+    n = 30
+    ei = torch.tensor([[i, (i + 1) % n] for i in range(n)] + [[(i + 1) % n, i] for i in range(n)]).t()
+    torch.save(Data(edge_index=ei, x=torch.randn(n, 4), y=torch.arange(n) % 2, num_nodes=n), tmp_path / 'g.pt')
+    out = tmp_path / 'node'
+    args = ['train', 'gcn', '--dataset', f'pyg:{tmp_path}/g.pt', '--out', str(out), '--epochs', '2', '--quiet']
+    assert main([*args, '--set', 'model.hidden_channels=8']) == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    source = summary['data']['data_source']
+    assert source['format'] == 'pyg' and 'random 60/20/20' in source['split']
+    assert main(['evaluate', str(out)]) == 0
