@@ -199,10 +199,10 @@ class DatasetRegistry(Registry):
         """The names that serve :obj:`kind` and the layouts that resolve to it, for error messages."""
         known = ', '.join(self.names(kind)) or 'none registered yet'
         extra = {
-            'link': '; or any ogbl-* folder in OGB layout',
-            'node': '; or any ogbn-* folder in OGB layout',
+            'link': '; or any ogbl-* folder in OGB layout; or edges:PATH (an edge list) / pyg:PATH (a saved Data)',
+            'node': '; or any ogbn-* folder in OGB layout; or pyg:PATH (a saved Data with y)',
             'hetero-node': '; or any heterogeneous ogbn-* folder in OGB layout, or hgb-NAME for any HGB folder / zip',
-            'recommend': '; or any folder with train.txt / test.txt (LightGCN format)',
+            'recommend': '; or any folder with train.txt / test.txt (LightGCN format); or interactions:PATH',
         }.get(kind, '')
         return known + extra
 

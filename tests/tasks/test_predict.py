@@ -24,8 +24,11 @@ ULTRA = ['--epochs', '3', '--quiet'] + [
 ]
 
 
-def edge_lines(n=30):
-    edges = [(f'v{i}', f'v{(i + 1) % n}') for i in range(n)] + [(f'v{i}', f'v{(i + 7) % n}') for i in range(0, n, 2)]
+def edge_lines(n=30, seed=0):
+    """A random graph with string ids (a ring, so that every node appears, plus 40 random edges)."""
+    g = torch.Generator().manual_seed(seed)
+    extra = torch.randint(0, n, (2, 40), generator=g).t().tolist()
+    edges = [(f'v{i}', f'v{(i + 1) % n}') for i in range(n)] + [(f'v{a}', f'v{b}') for a, b in extra if a != b]
     return 'source\ttarget\n' + ''.join(f'{a}\t{b}\n' for a, b in edges)
 
 
