@@ -183,7 +183,7 @@ class Result:
         ids = _node_ids(self.task, which)
         out = []
         for v in values:
-            i = ids.get(str(v))
+            i = ids.get(str(v.item() if isinstance(v, Tensor) else v))
             if i is None:
                 raise ValueError(f"{which} id {v!r} is not in the run's data")
             out.append(i)

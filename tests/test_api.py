@@ -27,6 +27,7 @@ def test_fit_featureless_data_then_predict(tmp_path, capsys):
     by_id = result.predict([(0, 1), (5, 20)])
     by_index = result.predict(torch.tensor([[0, 5], [1, 20]]))
     assert by_id.shape == (2,) and torch.equal(by_id, by_index)
+    assert torch.equal(result.predict([(torch.tensor(0), torch.tensor(1))]), by_id[:1])
     # the same run from the command line
     pairs = tmp_path / 'p.txt'
     pairs.write_text('0 1\n5 20\n')

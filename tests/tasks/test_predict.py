@@ -170,3 +170,15 @@ def test_gcn_on_a_pyg_node_dataset(tmp_path):
     source = summary['data']['data_source']
     assert source['format'] == 'pyg' and 'random 60/20/20' in source['split']
     assert main(['evaluate', str(out)]) == 0
+
+
+def test_temporal_split_is_stated_in_the_summary(tmp_path):
+    lines = ['user,item,timestamp'] + [f'u{u},it{(u + t) % 9},{100 - t}' for u in range(8) for t in range(4)]
+    data = tmp_path / 'inter.csv'
+    data.write_text('\n'.join(lines) + '\n')
+    out = tmp_path / 'rec'
+    args = ['train', 'ultragcn', '--dataset', f'interactions:{data}', '--out', str(out), *ULTRA]
+    assert main([*args, '--set', 'data.temporal_split=true']) == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['data_source']['split'] == 'temporal leave-last-out' and summary['data']['test'] == 8
+    assert sorted(summary['data_source']['id_files']) == ['item_ids.csv', 'user_ids.csv']
