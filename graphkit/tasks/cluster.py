@@ -220,6 +220,24 @@ class ClusterTask(Task):
             'seed': self.seed,
         }
 
+    def _read_cache(self, path: Path, key: Dict[str, Any], model: torch.nn.Module) -> Optional[Dict[str, Any]]:
+        """Load the cached pretrained state into :obj:`model` and return its info; :obj:`None` (pretrain again) when
+        the file is absent, made with other settings, or unreadable (said on stderr)."""
+        if not path.exists():
+            return None
+        try:
+            cached = safe_torch_load(path)
+            if not isinstance(cached, dict) or cached.get('key') != key:
+                return None
+            model.load_state_dict(cached['model'])
+            return dict(cached['info'])
+        except (ValueError, RuntimeError, KeyError, TypeError) as e:
+            self.log(
+                f"Run {self.run_index + 1:02d} | pretraining cache '{path}' unreadable ({e}); pretraining again",
+                'stderr',
+            )
+            return None
+
     def _pretrain(self, model: torch.nn.Module) -> Dict[str, Any]:
         tr = self.cfg['train']
         epochs, bs = tr['pretrain_epochs'], tr['pretrain_batch_size']
@@ -250,10 +268,9 @@ class ClusterTask(Task):
         record: Dict[str, Any] = {'pretrain': None, 'kmeans': None}
         if tr['pretrain_epochs'] > 0:
             path, key = self.pretrain_cache(self.seed), self._cache_key()
-            cached = safe_torch_load(path) if path.exists() else None
-            if cached is not None and cached.get('key') == key:
-                model.load_state_dict(cached['model'])
-                info = {**cached['info'], 'cached': True}
+            cached = self._read_cache(path, key, model)
+            if cached is not None:
+                info = {**cached, 'cached': True}
                 self.log(f'Run {self.run_index + 1:02d} | pretrained model loaded from {path}', 'stderr')
             else:
                 info = {**self._pretrain(model), 'cached': False}

@@ -125,6 +125,13 @@ def test_pretraining_is_cached_per_seed_and_reused(root, tmp_path):
     assert records[0]['pretrain']['cached'] is False and records[1]['pretrain']['cached'] is True
     assert records[0]['kmeans'] == records[1]['kmeans']
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    # a damaged cache file is pretrained again and replaced
+    cache = tmp_path / 'run' / 'pretrain' / 'seed0.pt'
+    cache.write_bytes(b'not a torch file')
+    task.prepare(0, 0)
+    model, _ = task.build()
+    task.init_model(model, 0)
+    assert task._init_record['pretrain']['cached'] is False and safe_torch_load(cache)['key']['seed'] == 0
     # another setting of the pretraining is not served from this cache
     cfg['train']['pretrain_lr'] = 0.5
     task2 = ClusterTask(opts, cfg)
