@@ -116,12 +116,13 @@ def read_table(
     rows: List[List[str]] = []
     numbers: List[int] = []
     delim: Any = None
-    ncols = 0
+    ncols, first = 0, True
     for lineno, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith('#'):
             continue
-        if not rows and delim is None:
+        if first:  # the first line decides the delimiter, and may be a header
+            first = False
             delim = ',' if ',' in text else '\t' if '\t' in text else None
             toks = [t.strip() for t in text.split(delim)]
             if all(t.lower() in header_tokens for t in toks):

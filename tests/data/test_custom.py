@@ -46,6 +46,11 @@ def test_edge_list_tab_and_whitespace_integer_ids(tmp_path, sep):
     assert ei.tolist() == [[2, 0], [0, 1]]
 
 
+def test_only_the_first_line_may_be_a_header(tmp_path):
+    ids, ei, _, _ = read_edge_list(write(tmp_path / 'g.txt', ['src dst', 'user item', 'item node']))
+    assert ids.ids == ['item', 'node', 'user'] and ei.size(1) == 2
+
+
 def test_load_edges_dataset_featureless_and_split(tmp_path):
     path = write(tmp_path / 'G.csv', [f'{a},{b}' for a, b in ring()])
     assert choose_kind(f'edges:{path}', ('link',)) == 'link'
