@@ -223,8 +223,9 @@ def _train(args: argparse.Namespace) -> int:
 
         for path in clear_dataset_cache(args.dataset, args.root):
             print(f'Removed the cache {path}', file=sys.stderr)
-    runs = args.runs if args.runs is not None else 1
-    if runs < 1:
+    # without --runs: one run, except a graph-level cross-validation, which runs every fold (its task decides)
+    runs = args.runs if args.runs is not None else (None if model_cls.task == 'graph' else 1)
+    if runs is not None and runs < 1:
         raise ValueError(f'--runs must be >= 1 (got {runs})')
     if args.init_from is not None and not Path(args.init_from).is_dir():
         raise FileNotFoundError(f"--init-from '{args.init_from}' is not a directory")

@@ -122,6 +122,8 @@ class GraphTask(Task):
                 raise ValueError(f"Dataset '{self.name}': graph {i} has no node features 'x' or NaN / infinite ones")
         self.valid_ratio = d['valid_ratio']
         self.folds: Optional[List[Tensor]] = None
+        if opts.runs is None:  # no --runs: every fold of a cross-validation, one run on a fixed split
+            opts.runs = d['folds'] if self.ds.split is None else 1
         if self.ds.split is None:
             if opts.runs > d['folds']:
                 raise ValueError(f"--runs {opts.runs} exceeds the {d['folds']} folds (data.folds) of '{self.name}'")

@@ -14,7 +14,8 @@ class TrainOptions:
         model (str): Registered model name.
         dataset (str): Registered dataset name.
         root (str, optional): Data root; :obj:`None` searches ``$GRAPHKIT_DATA`` and the shipped ``datasets/``.
-        runs (int): Number of runs; run :obj:`r` uses seed :obj:`seed + r`.
+        runs (int, optional): Number of runs; run :obj:`r` uses seed :obj:`seed + r`. :obj:`None` (graph task
+            only) = every cross-validation fold.
         seed (int): Seed of the first run.
         device (str): ``'cpu'`` or ``'cuda'``.
         out (str): Run directory.
@@ -28,7 +29,7 @@ class TrainOptions:
     dataset: str
     out: str
     root: Optional[str] = None
-    runs: int = 1
+    runs: Optional[int] = 1
     seed: int = 0
     device: str = 'cpu'
     resume: bool = False

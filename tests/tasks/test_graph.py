@@ -126,3 +126,10 @@ def test_sigkill_then_resume_matches_uninterrupted(root, tmp_path):
     assert [(r['best_epoch'], r['valid'], r['test']) for r in a['runs']] == [
         (r['best_epoch'], r['valid'], r['test']) for r in b['runs']
     ]
+
+
+def test_without_runs_every_fold_runs(root, tmp_path):
+    out = tmp_path / 'run'
+    assert _train('gin', root, out, '--epochs', '1', '--set', 'data.folds=3') == 0  # no --runs
+    s = json.loads((out / 'summary.json').read_text())
+    assert len(s['runs']) == 3 and [r['run'] for r in s['runs']] == [0, 1, 2]
