@@ -109,7 +109,8 @@ class RpHGNNPrecompute:
         :func:`random_projection`, in this order: per iteration :math:`t < K`, per edge type in
         ``data.edge_types`` order, first :math:`\mathbf{P}` of the odd tensor (:math:`d_A \times d_B`), then
         :math:`\mathbf{P}` of the even tensor (:math:`d_A \times d_A`). The squash of the last iteration feeds
-        nothing and is skipped (no draws), which does not change any group. A projection of
+        nothing and is skipped (no draws), and so are its propagations that no target group keeps; neither
+        changes any group. A projection of
         :math:`\mathbf{H} = \mathbf{M} \mathbf{Y}` may run as :math:`\mathbf{M} (\mathbf{Y} \mathbf{P})` when
         :math:`\mathbf{Y}` has fewer rows (same matrix, same numbers up to rounding): on ACM it saves about a
         third of the pre-computation.
@@ -266,9 +267,12 @@ class RpHGNNPrecompute:
             acc = {tau: torch.zeros_like(x[tau]) for tau in data.node_types} if squash else {}
             for edge_type in data.edge_types:
                 src, _, dst = edge_type
+                keep_odd, keep_even = (edge_type, 'odd') in slot, (edge_type, 'even') in slot
+                if not (squash or keep_odd or keep_even):
+                    continue  # the last iteration feeds no squash: only the target's groups are needed
                 m, m_rev = adjs[edge_type]
                 odd = spmm(m, x[src])  # on dst, width d_src
-                even = spmm(m_rev, odd)  # on src, width d_src
+                even = spmm(m_rev, odd) if squash or keep_even else None  # on src, width d_src
                 for parity, h in (('odd', odd), ('even', even)):
                     i = slot.get((edge_type, parity))
                     if i is not None:
