@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from graphkit.ops.csr import csr_tensor, to_sparse_csr
+from graphkit.ops.csr import coo_tensor, csr_tensor, to_sparse_csr
 
 _SELF_LOOPS = ('remove', 'keep', 'add')
 
@@ -162,7 +162,12 @@ def to_csr(
         rowptr, col = edge_index.crow_indices(), edge_index.col_indices()
         if _is_canonical(rowptr.long(), col.long()):
             return edge_index
-        return to_sparse_csr(edge_index.to_sparse_coo().coalesce())
+        # not Tensor.to_sparse_coo(): it marks the result coalesced, so .coalesce() would keep the column order
+        row = _row_index(rowptr.long(), col.numel())
+        coo = coo_tensor(
+            torch.stack([row, col.long()]), edge_index.values(), tuple(edge_index.shape), is_coalesced=False
+        )
+        return to_sparse_csr(coo.coalesce())
 
     if self_loops not in _SELF_LOOPS:
         raise ValueError(f"'self_loops' must be one of {_SELF_LOOPS} (got {self_loops!r})")

@@ -171,3 +171,13 @@ def test_pairs_to_csr_matches_dense():
     assert torch.equal(pairs_to_csr(pairs[:, :0], 5, 7).to_dense(), torch.zeros(5, 7))
     with pytest.raises(ValueError, match="'pairs'"):
         pairs_to_csr(pairs, 5, 6)
+
+
+def test_to_csr_sorts_the_columns_of_a_csr_input():
+    # e.g. the output of torch.sparse.mm: valid CSR with unsorted columns inside a row
+    a = torch.sparse_csr_tensor(
+        torch.tensor([0, 2, 3, 3]), torch.tensor([2, 0, 1]), torch.tensor([1.0, 2.0, 3.0]), (3, 3)
+    )
+    b = to_csr(a)
+    assert b.col_indices().tolist() == [0, 2, 1] and b.crow_indices().tolist() == [0, 2, 3, 3]
+    assert torch.equal(b.to_dense(), a.to_dense())  # the values follow their columns
