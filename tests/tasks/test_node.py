@@ -102,11 +102,10 @@ def test_kind_and_layout_must_agree(root):
         load_dataset('ogbn-tiny', 'hetero-node', root)
 
 
-class ToyPrecomputed(torch.nn.Module):
-    """A pre-computed node model: one group (the target's own features), then a Linear layer."""
+class ToyBare(torch.nn.Module):
+    """A pre-computed model with only ``precompute`` (no layout / settings): trained, never cached."""
 
     task, kinds, trainable = 'node', ('hetero-node',), True
-    calls: list = []
 
     def __init__(self, in_channels, out_channels, precompute_seed=None):
         super().__init__()
@@ -119,6 +118,19 @@ class ToyPrecomputed(torch.nn.Module):
 
     def reset_parameters(self):
         self.lin.reset_parameters()
+
+    def precompute(self, data, generator):
+        return [data['paper'].x.clone()]
+
+    def forward(self, groups):
+        return self.lin(groups[0])
+
+
+class ToyPrecomputed(ToyBare):
+    """A cacheable pre-computed node model: one group (the target's own features plus seeded noise), then a Linear
+    layer; it records the seed of every computation."""
+
+    calls: list = []
 
     def precompute_settings(self):
         return {'method': 'toy'}
@@ -134,9 +146,6 @@ class ToyPrecomputed(torch.nn.Module):
             return [group]
         out[0].copy_(group)
         return out
-
-    def forward(self, groups):
-        return self.lin(groups[0])
 
 
 @pytest.mark.parametrize('pinned', [None, 7])
@@ -272,30 +281,6 @@ def test_selection_on_valid_loss_or_mean_f1(root, tmp_path, metric, pick):
     best = pick(rows, key=lambda r: r['valid'][metric])  # first of ties, as the run loop keeps the first
     assert s['runs'][0]['best_epoch'] == best['epoch']
     assert s['runs'][0]['valid'][metric] == pytest.approx(best['valid'][metric])
-
-
-class ToyBare(torch.nn.Module):
-    """A pre-computed model with only ``precompute`` (no layout / settings): trained, never cached."""
-
-    task, kinds, trainable = 'node', ('hetero-node',), True
-
-    def __init__(self, in_channels, out_channels, precompute_seed=None):
-        super().__init__()
-        self.lin = torch.nn.Linear(in_channels, out_channels)
-        self.precompute_seed = precompute_seed
-
-    @classmethod
-    def from_config(cls, cfg, dataset):
-        return cls(dataset.data[dataset.target].x.size(-1), dataset.num_classes, **cfg)
-
-    def reset_parameters(self):
-        self.lin.reset_parameters()
-
-    def precompute(self, data, generator):
-        return [data['paper'].x.clone()]
-
-    def forward(self, groups):
-        return self.lin(groups[0])
 
 
 def test_a_precomputed_model_without_a_layout_is_not_cached(tmp_path):
