@@ -22,7 +22,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from graphkit.ops.adjacency import _from_sorted_keys, _row_index, check_edge_index, rw_norm, to_csr
+from graphkit.ops.adjacency import _row_index, check_edge_index, rw_norm, to_csr
 
 __all__ = ['adjacency_power_sum', 'csr_to_coo']
 
@@ -57,19 +57,8 @@ def adjacency_power_sum(
     for _ in range(2, order + 1):
         power = torch.sparse.mm(power, a_hat)
         total = total + power if cumulative else power
-    return _canonical(total)
-
-
-def _canonical(adj: Tensor) -> Tensor:
-    # Sorted columns within rows, one entry per (row, col) (duplicates summed). Sparse-sparse products leave the
-    # columns of a row in no particular order, and CSR -> COO conversion marks them coalesced anyway, so the
-    # sort is done here on keys row * N + col.
-    n = adj.size(0)
-    rowptr, col = adj.crow_indices().long(), adj.col_indices().long()
-    keys = _row_index(rowptr, col.numel()) * n + col
-    keys, inverse = torch.unique(keys, return_inverse=True)
-    values = adj.values().new_zeros(keys.numel()).index_add_(0, inverse, adj.values())
-    return _from_sorted_keys(keys, values, n)
+    # sparse-sparse products leave the columns of a row in no order: to_csr sorts them and sums duplicates
+    return to_csr(total)
 
 
 def csr_to_coo(adj: Tensor) -> Tuple[Tensor, Tensor]:
