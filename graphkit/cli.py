@@ -24,6 +24,9 @@ from typing import Any, Dict, List, Optional
 
 __all__ = ['main', 'build_parser', 'format_table']
 
+#: The exit code of a ``graphkit train --stop-after`` that suspended a run (resumable; EX_TEMPFAIL).
+EXIT_SUSPENDED = 75
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='graphkit', description=__doc__.split('\n')[0].strip('r"'))
@@ -54,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument('--out', default=None, help='run directory (default: runs/<model>-<dataset>-<time>)')
     train.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
+    train.add_argument(
+        '--stop-after',
+        type=float,
+        default=None,
+        metavar='SECONDS',
+        help='checkpoint and exit (code 75) at the first epoch end after SECONDS of this call; continue with --resume',
+    )
     train.add_argument(
         '--force-reload',
         action='store_true',
@@ -199,7 +209,7 @@ def _train(args: argparse.Namespace) -> int:
     from graphkit.configs import load_config
     from graphkit.configs.schema import validate
     from graphkit.models import MODELS
-    from graphkit.tasks import TASKS, TrainOptions
+    from graphkit.tasks import TASKS, Suspended, TrainOptions
 
     model_cls = MODELS.get(args.model)
     task_cls = TASKS.get(model_cls.task)
@@ -209,6 +219,8 @@ def _train(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.stop_after is not None and not args.stop_after > 0:
+        raise ValueError(f'--stop-after must be > 0 seconds (got {args.stop_after})')
     overrides = list(args.overrides)
     if args.epochs is not None:
         overrides.append(f'train.epochs={args.epochs}')
@@ -241,8 +253,13 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         quiet=args.quiet,
         init_from=args.init_from,
+        stop_after=args.stop_after,
     )
-    summary = task_cls(opts, cfg).run()
+    try:
+        summary = task_cls(opts, cfg).run()
+    except Suspended as e:
+        print(f'graphkit train: {e}; continue with: graphkit train ... --out {out} --resume', file=sys.stderr)
+        return EXIT_SUSPENDED
     print(format_table(summary))
     print(f'Run directory: {out}')
     return 0

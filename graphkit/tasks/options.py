@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 
 @dataclass
@@ -23,6 +23,10 @@ class TrainOptions:
         quiet (bool): No progress bars and no per-epoch lines.
         init_from (str, optional): A run directory whose best model states initialise each run
             (non-strict; e.g. NCN → NCNC warm start).
+        stop_after (float, optional): Wall seconds of this invocation after which the loop checkpoints at the
+            end of an epoch and raises :class:`~graphkit.tasks.callbacks.Suspended` (continue with
+            :obj:`resume`); unlike ``train.time_budget_s`` it does not end the run.
+        callbacks (Sequence[Callback]): Run-loop hooks (:class:`~graphkit.tasks.callbacks.Callback`).
     """
 
     model: str
@@ -35,3 +39,5 @@ class TrainOptions:
     resume: bool = False
     quiet: bool = False
     init_from: Optional[str] = None
+    stop_after: Optional[float] = None
+    callbacks: Sequence[Any] = ()

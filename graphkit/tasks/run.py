@@ -33,6 +33,7 @@ import graphkit
 from graphkit.configs.schema import Field, model_schema, validate
 from graphkit.io import safe_torch_load
 from graphkit.metrics.names import is_better, metric_direction
+from graphkit.tasks.callbacks import Suspended
 from graphkit.tasks.optim import Optimizers
 from graphkit.tasks.progress import format_seconds, is_tty
 from graphkit.tasks.rundir import RunDir
@@ -207,6 +208,8 @@ class Task:
         self.num_parameters = 0
         self.deadline: Optional[float] = None
         self._log_file: Optional[Path] = None
+        self._started = time.perf_counter()  # the invocation's start, for opts.stop_after
+        self.callbacks = list(getattr(opts, 'callbacks', ()) or ())
         tr = cfg['train']
         self.select_on: str = tr['select_on']
         if self.select_on == 'last' and tr['early_stop'] is not None:
@@ -395,6 +398,8 @@ class Task:
             schedule = []  # resumed after the run had stopped early: nothing left to train
         else:
             schedule = range(start, epochs + 1)
+        for cb in self.callbacks:
+            cb.on_run_start(self, run, rundir)
         for epoch in schedule:
             loss, timing = None, ''
             if epoch > 0:
@@ -403,6 +408,8 @@ class Task:
                 optimizer.epoch_end()
                 train_time += time.perf_counter() - t1
                 timing = self._timing(epoch, epochs, lr, time.perf_counter() - t1, time.perf_counter() - t0)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, run, epoch, loss, lr, time.perf_counter() - t1)
             over = self.out_of_time()
             evaluating = epoch == 0 or over or self.eval_due(epoch, epochs)
             if epoch > 0:  # an epoch line: in train.log always; on stderr off a terminal, unless an eval line follows
@@ -434,6 +441,8 @@ class Task:
                     bad += 1
                 self.log(self._eval_line(run, epoch, loss, res) + (f' | {timing}' if timing else ''))
                 stopped = over or (tr['early_stop'] is not None and bad >= tr['early_stop'])
+                for cb in self.callbacks:
+                    cb.on_eval(self, run, epoch, loss, res)
             if epoch > 0:
                 rundir.save(
                     rundir.checkpoint,
@@ -454,11 +463,12 @@ class Task:
                 )
             if stopped:
                 break
+            self._check_suspend(run, epoch, epochs)
         rundir.save(rundir.best_state(run), best_state if best_state is not None else model.state_dict())
         self.num_parameters = count_parameters(model)
         done = max(epoch - start + 1, 0)
         splits = {s: best[s] for s in SPLITS if s in best}
-        return {
+        result = {
             'run': run,
             'seed': seed,
             'best_epoch': best['epoch'],
@@ -469,6 +479,22 @@ class Task:
             'train_time_per_epoch_s': train_time / done if done else None,
             'eval_time_s': eval_time / num_evals if num_evals else None,
         }
+        for cb in self.callbacks:
+            cb.on_run_end(self, run, result)
+        return result
+
+    def _check_suspend(self, run: int, epoch: int, epochs: int) -> None:
+        """Raise :class:`Suspended` once this invocation has run ``opts.stop_after`` seconds (called after an
+        epoch's checkpoint is written, and not after the last epoch: a finished run is not suspended)."""
+        limit = getattr(self.opts, 'stop_after', None)
+        if limit is None or epoch >= epochs or time.perf_counter() - self._started < limit:
+            return
+        self.log(
+            f'Run {run + 1:02d} | suspended after epoch {epoch}/{epochs} (--stop-after {limit:g} s); '
+            'continue with --resume',
+            'stderr',
+        )
+        raise Suspended(f'suspended after run {run + 1}, epoch {epoch} (--stop-after {limit:g} s)')
 
     def run(self) -> Dict[str, Any]:
         """All runs, resuming from ``opts.out`` under ``opts.resume``; writes and returns the summary.
@@ -481,6 +507,8 @@ class Task:
             return self._run(rundir)
         finally:
             rundir.unlock()  # the lock would die with the process anyway; in-process callers need it now
+            for cb in self.callbacks:
+                cb.close()
 
     def _run(self, rundir: RunDir) -> Dict[str, Any]:
         rundir.check_target(self.opts.resume)  # before anything is built: --out usable, a run to resume

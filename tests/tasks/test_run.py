@@ -338,3 +338,61 @@ def test_bad_input_fails_before_anything_is_written(root, tmp_path, capsys, extr
 def test_tc_reweight_needs_a_trained_model(root, tmp_path, capsys):
     assert main(_tiny('cn', root, tmp_path / 'x', *sets('train.tc_reweight.alpha=2'), '--quiet')) == 2
     assert 'not trained' in capsys.readouterr().err
+
+
+def test_stop_after_suspends_and_resume_matches_an_uninterrupted_run(root, tmp_path, capsys):
+    pairs = sets('model.hidden_channels=8', 'train.batch_size=32', 'train.epochs=4', 'train.eval_every=2')
+    full = tmp_path / 'full'
+    assert main(_tiny('gae', root, full, '--quiet', *pairs)) == 0
+    part = tmp_path / 'part'
+    assert main(_tiny('gae', root, part, '--quiet', '--stop-after', '1e-9', *pairs)) == 75
+    assert 'suspended after run 1, epoch 1' in capsys.readouterr().err
+    assert not (part / 'summary.json').exists() and (part / 'checkpoint.pt').exists()
+    assert main(_tiny('gae', root, part, '--quiet', '--resume', *pairs)) == 0
+    a, b = (json.loads((d / 'summary.json').read_text()) for d in (full, part))
+    assert a['valid'] == b['valid'] and a['test'] == b['test']
+    assert main(_tiny('gae', root, tmp_path / 'bad', '--stop-after', '0', *pairs)) == 2
+    assert not (tmp_path / 'bad').exists()
+
+
+def test_callbacks_see_every_epoch_and_evaluation(root, tmp_path):
+    from graphkit.tasks import TASKS, Callback
+    from graphkit.tasks.options import TrainOptions
+
+    calls = []
+
+    class Recorder(Callback):
+        def on_run_start(self, task, run, rundir):
+            calls.append(('start', run))
+
+        def on_epoch_end(self, task, run, epoch, loss, lr, epoch_time):
+            calls.append(('epoch', epoch))
+            assert loss > 0 and lr > 0 and epoch_time >= 0
+
+        def on_eval(self, task, run, epoch, loss, res):
+            calls.append(('eval', epoch, task.metric in res['valid']))
+
+        def on_run_end(self, task, run, result):
+            calls.append(('end', result['best_epoch'] >= 1))
+
+        def close(self):
+            calls.append(('close',))
+
+    from graphkit.configs import load_config
+
+    overrides = ['model.hidden_channels=8', 'train.epochs=3', 'train.eval_every=2']
+    cfg = load_config('gae', 'ogbl-tiny', None, overrides, task='link')
+    opts = TrainOptions(
+        model='gae', dataset='ogbl-tiny', root=str(root), out=str(tmp_path / 'r'), quiet=True, callbacks=[Recorder()]
+    )
+    TASKS.get('link')(opts, cfg).run()
+    assert calls == [
+        ('start', 0),
+        ('epoch', 1),
+        ('epoch', 2),
+        ('eval', 2, True),
+        ('epoch', 3),
+        ('eval', 3, True),
+        ('end', True),
+        ('close',),
+    ]
