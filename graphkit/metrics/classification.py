@@ -8,7 +8,14 @@ from typing import Dict
 import torch
 from torch import Tensor
 
-__all__ = ['classification_metrics', 'f1_scores', 'ogb_node_accuracy', 'regression_metrics']
+__all__ = [
+    'classification_metrics',
+    'classification_states',
+    'classification_from_states',
+    'f1_scores',
+    'ogb_node_accuracy',
+    'regression_metrics',
+]
 
 
 def _counts(pred: Tensor, target: Tensor, num_classes: int):
@@ -42,7 +49,10 @@ def f1_scores(pred: Tensor, target: Tensor, num_classes: int) -> Dict[str, float
     if pred.dim() == 1:
         eye = torch.eye(num_classes, dtype=torch.bool, device=pred.device)
         pred, target = eye[pred.long()], eye[target.long()]
-    tp, fp, fn = _counts(pred, target, num_classes)
+    return _f1_from_counts(*_counts(pred, target, num_classes))
+
+
+def _f1_from_counts(tp: Tensor, fp: Tensor, fn: Tensor) -> Dict[str, float]:
     denom = 2 * tp + fp + fn
     per_class = torch.where(denom > 0, 2 * tp / denom.clamp(min=1), torch.zeros_like(tp))
     micro_denom = float(denom.sum())
@@ -73,6 +83,41 @@ def classification_metrics(logits: Tensor, target: Tensor, multi_label: bool = F
         acc = float((pred == target).double().mean())
     f1 = f1_scores(pred, target.long(), num_classes)
     return {'acc': acc, **f1, 'mean_f1': (f1['micro_f1'] + f1['macro_f1']) / 2}
+
+
+def _predict(logits: Tensor, multi_label: bool) -> Tensor:
+    return (logits > 0).long() if multi_label else logits.argmax(dim=1)
+
+
+def classification_states(logits: Tensor, target: Tensor, multi_label: bool = False) -> Tensor:
+    r"""The reducible state of :func:`classification_metrics`: ``[correct, count, TP_1..C, FP_1..C, FN_1..C]``
+    (float64) of :obj:`logits` against :obj:`target`. States of disjoint node sets add up, and
+    :func:`classification_from_states` gives the metrics of their union (sharded evaluation under ``torchrun``)."""
+    if logits.dim() != 2:
+        raise ValueError(f"'logits' must have shape [N, C] (got {tuple(logits.shape)})")
+    num_classes = logits.size(1)
+    pred = _predict(logits, multi_label)
+    if multi_label:
+        correct = (pred == target.long()).all(dim=1).sum()
+        p, t = pred, target.long()
+    else:
+        correct = (pred == target).sum()
+        eye = torch.eye(num_classes, dtype=torch.bool, device=logits.device)
+        p, t = eye[pred], eye[target.long()]
+    tp, fp, fn = _counts(p, t, num_classes)
+    count = torch.tensor([float(target.size(0))], dtype=torch.float64, device=logits.device)
+    return torch.cat([correct.double().view(1), count, tp, fp, fn])
+
+
+def classification_from_states(states: Tensor, num_classes: int) -> Dict[str, float]:
+    r""":func:`classification_metrics` from (summed) :func:`classification_states`."""
+    states = states.double()
+    correct, count = float(states[0]), float(states[1])
+    if count == 0:
+        return {'acc': 0.0, 'micro_f1': 0.0, 'macro_f1': 0.0, 'mean_f1': 0.0}
+    tp, fp, fn = states[2:].view(3, num_classes)
+    f1 = _f1_from_counts(tp, fp, fn)
+    return {'acc': correct / count, **f1, 'mean_f1': (f1['micro_f1'] + f1['macro_f1']) / 2}
 
 
 def ogb_node_accuracy(y_true: Tensor, y_pred: Tensor) -> float:

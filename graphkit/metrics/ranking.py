@@ -36,7 +36,7 @@ from torch import Tensor
 from graphkit.ops.csr import csr_rows
 from graphkit.ops.topk import CSR, _check_chunk, _masked_scores, _parts, _queries, _topk_tiebreak
 
-__all__ = ['ranking_metrics', 'mean_over', 'dot_product_ranking']
+__all__ = ['ranking_metrics', 'mean_over', 'dot_product_ranking', 'ranking_sums', 'means_from_sums']
 
 
 def ranking_metrics(
@@ -155,11 +155,15 @@ def mean_over(per_query: Dict[str, Tensor], denominator: str = 'with_truth', f1:
         else:
             ok = ~torch.isnan(val)
             out[key] = float(val[ok].mean()) if bool(ok.any()) else math.nan
-    if f1 == 'of_means':
-        for key in list(out):
-            if key.startswith('f1@'):
-                p, r = out[f'precision@{key[3:]}'], out[f'recall@{key[3:]}']
-                out[key] = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return _f1_of_means(out) if f1 == 'of_means' else out
+
+
+def _f1_of_means(out: Dict[str, float]) -> Dict[str, float]:
+    """``f1@k`` replaced by :math:`2 \bar P \bar R / (\bar P + \bar R)` of the averaged precision and recall."""
+    for key in list(out):
+        if key.startswith('f1@'):
+            p, r = out[f'precision@{key[3:]}'], out[f'recall@{key[3:]}']
+            out[key] = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return out
 
 
@@ -179,3 +183,35 @@ def dot_product_ranking(
     the averaged precision and recall."""
     per_user = ranking_metrics(lambda q: user_emb[q] @ item_emb.t(), truth, ks, exclude=exclude, chunk_size=chunk_size)
     return mean_over(per_user, denominator, f1='of_means')
+
+
+def ranking_sums(per_query: Dict[str, Tensor]) -> Tensor:
+    r"""The reducible state of :func:`mean_over`: per metric (in the order of :obj:`per_query`) the sum of the
+    values of the queries with ground truth, their number and the number of all queries (a float64 tensor of
+    shape :obj:`[M, 3]`). States of disjoint query sets add up; :func:`means_from_sums` turns their sum into the
+    :func:`mean_over` of the union (sharded evaluation under ``torchrun``)."""
+    rows = []
+    for val in per_query.values():
+        val = val.to(torch.float64)
+        ok = ~torch.isnan(val)
+        rows.append(torch.stack([val[ok].sum(), ok.sum().to(torch.float64), val.new_tensor(float(val.numel()))]))
+    if not rows:
+        return torch.zeros(0, 3, dtype=torch.float64)
+    return torch.stack(rows)
+
+
+def means_from_sums(
+    keys: Iterable[str], sums: Tensor, denominator: str = 'with_truth', f1: str = 'mean'
+) -> Dict[str, float]:
+    r""":func:`mean_over` from the (summed) :func:`ranking_sums` of the metrics :obj:`keys`: the sum over the
+    queries with ground truth divided by their number (``'with_truth'``) or by the number of all queries
+    (``'all'``, queries without ground truth counting 0); F1 of the means with ``f1='of_means'``."""
+    if denominator not in ('with_truth', 'all'):
+        raise ValueError(f"'denominator' must be 'with_truth' or 'all' (got {denominator!r})")
+    if f1 not in ('mean', 'of_means'):
+        raise ValueError(f"'f1' must be 'mean' or 'of_means' (got {f1!r})")
+    out: Dict[str, float] = {}
+    for key, (total, with_truth, everyone) in zip(keys, sums.tolist()):
+        count = everyone if denominator == 'all' else with_truth
+        out[key] = total / count if count > 0 else math.nan
+    return _f1_of_means(out) if f1 == 'of_means' else out

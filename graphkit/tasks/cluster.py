@@ -88,7 +88,8 @@ class ClusterTask(Task):
         super().__init__(opts, cfg)
         if data is None:
             _, kind = self.resolve_model()
-            self.ds: NodeDataset = load_dataset(opts.dataset, kind, opts.root, seed=opts.seed)
+            with self.dist.rank_zero_first():  # torchrun: rank 0 parses and caches, the others then read the cache
+                self.ds: NodeDataset = load_dataset(opts.dataset, kind, opts.root, seed=opts.seed)
         else:
             self._resolve_model_only()
             self.ds = _as_node_dataset(data, opts.dataset)
@@ -275,7 +276,8 @@ class ClusterTask(Task):
             else:
                 info = {**self._pretrain(model), 'cached': False}
                 state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-                atomic_torch_save({'key': key, 'model': state, 'info': info}, path)
+                if self.dist.is_main:  # torchrun: the run directory is rank 0's (the others read its cache)
+                    atomic_torch_save({'key': key, 'model': state, 'info': info}, path)
                 self.log(
                     f'Run {self.run_index + 1:02d} | pretrained {info["epochs"]} epochs, reconstruction loss '
                     f'{info["loss"]:.5f}, {format_seconds(info["time_s"])}',
@@ -313,14 +315,15 @@ class ClusterTask(Task):
             self._close_bar()
 
     def train_epoch(self, model: torch.nn.Module, optimizer: Optimizers, epoch: int) -> float:
-        """One full-batch step."""
+        """One full-batch step (under ``torchrun`` replicated: the objective is not a sum over nodes that could be
+        sharded, so every rank computes it whole and DDP averages equal gradients)."""
         if not self._initialised:  # a model built outside the run loop
             self._initialise(model)
         self._advance_bar(epoch)
         model.train()
         optimizer.zero_grad()
         pos_index, pos_weight = self.positive
-        loss, parts = model.loss(self.x, self.edge_index, pos_index, pos_weight)
+        loss, parts = self.train_step(model, lambda m: m.loss(self.x, self.edge_index, pos_index, pos_weight))
         loss.backward()
         optimizer.step()
         self._parts = {k: float(v) for k, v in parts.items()}

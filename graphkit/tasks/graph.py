@@ -21,12 +21,12 @@ once to the whole dataset (vectorised over chunks of graphs) and kept while the 
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from graphkit.configs.schema import Field
@@ -99,15 +99,16 @@ class GraphTask(Task):
         super().__init__(opts, cfg)
         self.model_cls, kind = self.resolve_model()
         d = self.cfg['data']
-        self.ds: GraphDataset = load_dataset(
-            opts.dataset,
-            kind,
-            opts.root,
-            seed=opts.seed,
-            degree_cap=d['degree_cap'],
-            num_graphs=d['num_graphs'],
-            num_nodes=d['num_nodes'],
-        )
+        with self.dist.rank_zero_first():  # torchrun: rank 0 parses and caches, the others then read the cache
+            self.ds: GraphDataset = load_dataset(
+                opts.dataset,
+                kind,
+                opts.root,
+                seed=opts.seed,
+                degree_cap=d['degree_cap'],
+                num_graphs=d['num_graphs'],
+                num_nodes=d['num_nodes'],
+            )
         self.name = self.ds.name
         self.metric = (cfg['eval']['metric'] or self.ds.metric).lower()
         allowed = ('mae', 'rmse') if self.ds.regression else ('acc',)
@@ -177,31 +178,47 @@ class GraphTask(Task):
         opt = torch.optim.Adam(model.parameters(), lr=tr['lr'], weight_decay=tr['weight_decay'])
         return model, Optimizers(opt, make_scheduler(opt, tr['scheduler'], tr['epochs'], tr['step_size'], tr['gamma']))
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        graphs = [self.graphs[int(i)] for i in self.split[split]]
+    def _loader(self, split: str, shuffle: bool, index: Optional[Tensor] = None) -> DataLoader:
+        graphs = [self.graphs[int(i)] for i in (self.split[split] if index is None else index)]
         return DataLoader(graphs, batch_size=self.cfg['train']['batch_size'], shuffle=shuffle)
 
-    def _loss(self, out: Tensor, y: Tensor) -> Tensor:
+    def _train_batches(self, epoch: int) -> Iterator[Tuple[Batch, float]]:
+        """``(batch, loss weight)`` of one epoch: PyG's shuffling loader in one process; under ``torchrun`` this
+        rank's share of each global batch of ``train.batch_size`` graphs (:meth:`Task.train_batches`)."""
+        if not self.dist.enabled:
+            yield from ((batch, 1.0) for batch in self._loader('train', shuffle=True))
+            return
+        train = self.split['train']
+        for idx, weight in self.train_batches(train.numel(), self.cfg['train']['batch_size'], epoch):
+            yield Batch.from_data_list([self.graphs[int(i)] for i in train[idx.cpu()]]), weight
+
+    def _loss(self, out: Tensor, y: Tensor, reduction: str = 'mean') -> Tensor:
         if self.ds.regression:
-            return F.mse_loss(out.view(-1), y.view(-1).float())
-        return F.cross_entropy(out, y.view(-1))
+            return F.mse_loss(out.view(-1), y.view(-1).float(), reduction=reduction)
+        return F.cross_entropy(out, y.view(-1), reduction=reduction)
 
     # Training ---------------------------------------------------------------------------------------------
     def train_epoch(self, model: torch.nn.Module, optimizer: Optimizers, epoch: int) -> float:
         model.train()
         total, count = 0.0, 0
-        for batch in self._loader('train', shuffle=True):
+        for batch, weight in self._train_batches(epoch):
             if self.out_of_time():
                 break
             batch = batch.to(self.device)
             optimizer.zero_grad()
-            out = model(batch)
-            loss = self._loss(out, batch.y)
-            aux = getattr(model, 'aux_loss', None)
-            (loss + aux if isinstance(aux, Tensor) else loss).backward()
+            out, loss, full = self.train_step(model, self._step, batch)  # inside DDP under torchrun
+            (full if weight == 1 else full * weight).backward()
             optimizer.step()
-            total, count = total + float(loss.detach()) * out.size(0), count + out.size(0)
+            n = out.size(0) * (weight > 0)
+            total, count = total + float(loss.detach()) * n, count + n
         return total / count if count else float('nan')
+
+    def _step(self, model: torch.nn.Module, batch: Batch) -> Tuple[Tensor, Tensor, Tensor]:
+        """``(output, loss, loss + the model's aux_loss)`` of one batch."""
+        out = model(batch)
+        loss = self._loss(out, batch.y)
+        aux = getattr(model, 'aux_loss', None)
+        return out, loss, loss + aux if isinstance(aux, Tensor) else loss
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module) -> Dict[str, Dict[str, float]]:
@@ -212,11 +229,14 @@ class GraphTask(Task):
             if s not in self.split:
                 continue
             preds, ys = [], []
-            for batch in self._loader(s, shuffle=False):
+            for batch in self._loader(s, shuffle=False, index=self.dist.shard(self.split[s])):  # torchrun: a share
                 batch = batch.to(self.device)
                 preds.append(model(batch))
                 ys.append(batch.y.view(-1))
             pred, y = torch.cat(preds), torch.cat(ys)
+            if self.dist.enabled:
+                out[s] = self._reduced_metrics(pred, y)
+                continue
             if self.ds.regression:
                 res = regression_metrics(pred.view(-1), y.float())
             else:
@@ -224,6 +244,25 @@ class GraphTask(Task):
             res['loss'] = float(self._loss(pred, y))
             out[s] = res
         return out
+
+    def _reduced_metrics(self, pred: Tensor, y: Tensor) -> Dict[str, float]:
+        """The metrics of :meth:`evaluate` from every rank's sums: errors (absolute, squared) or hits, the loss
+        and the count."""
+        if self.ds.regression:
+            err = (pred.view(-1).double() - y.double()).view(-1)
+            parts = [err.abs().sum(), err.pow(2).sum()]
+        else:
+            parts = [(pred.argmax(-1) == y).double().sum()]
+        loss = self._loss(pred, y, reduction='sum').double()
+        count = torch.tensor(float(y.numel()), dtype=torch.float64, device=y.device)
+        sums = self.dist.sum(torch.stack([*parts, loss, count]).double())
+        n = float(sums[-1])
+        if self.ds.regression:
+            res = {'mae': float(sums[0]) / n, 'rmse': (float(sums[1]) / n) ** 0.5}
+        else:
+            res = {'acc': float(sums[0]) / n}
+        res['loss'] = float(sums[-2]) / n
+        return res
 
     def summary_extra(self) -> Dict[str, Any]:
         return {

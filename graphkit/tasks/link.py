@@ -26,6 +26,7 @@ from torch_geometric.utils import negative_sampling
 from graphkit.configs.schema import Field
 from graphkit.data import load_link_dataset
 from graphkit.data.custom import loader_kwargs, source_summary
+from graphkit.distributed import hits_at_k
 from graphkit.metrics import Evaluator
 from graphkit.models.protocols import LinkModel
 from graphkit.ops import remove_edges, to_csr
@@ -99,7 +100,8 @@ class LinkTask(Task):
             raise FileNotFoundError(f"--init-from '{opts.init_from}' holds no best_run*.pt model states")
 
         self.load_kwargs = loader_kwargs(opts.dataset, cfg['data'], ('features', 'val_ratio', 'test_ratio'))
-        ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed, **self.load_kwargs)
+        with self.dist.rank_zero_first():  # torchrun: rank 0 parses and caches, the others then read the cache
+            ds = load_link_dataset(opts.dataset, opts.root, seed=opts.seed, **self.load_kwargs)
         self.ds_extra = ds.extra
         self.name, self.data, self.split, self.split_seed = ds.name, ds.data, ds.split_edge, opts.seed
         self.seeded_split = ds.seeded_split
@@ -223,33 +225,37 @@ class LinkTask(Task):
         self.start_epoch(model, epoch)
         model.train()
         num_pos = self.train_pos.size(1)
-        neg = self._negatives(num_pos * tr['num_neg']).view(2, tr['num_neg'], num_pos)
-        perm = torch.randperm(num_pos, device=self.device)
-        num_batches = max(num_pos // tr['batch_size'], 1)  # drop the last incomplete batch
+        with self.dist.synced_rng(self._seed, epoch):  # torchrun: every rank draws the epoch's negatives alike
+            neg = self._negatives(num_pos * tr['num_neg']).view(2, tr['num_neg'], num_pos)
+        # shuffled batches, the last incomplete one dropped; under torchrun this rank's share of each global batch
+        batches = self.train_batches(num_pos, tr['batch_size'], epoch, drop_last=True)
         total, count = 0.0, 0
-        bar = progress(range(num_batches), self.opts.quiet, desc=f'Epoch {epoch:03d}', unit='batch')
-        for b in bar:
+        bar = progress(batches, self.opts.quiet, desc=f'Epoch {epoch:03d}', unit='batch')
+        for idx, weight in bar:
             if self.out_of_time():
                 break
-            idx = perm[b * tr['batch_size'] : (b + 1) * tr['batch_size']]
             pos = self.train_pos[:, idx]
             neg_b = neg[:, :, idx].reshape(2, -1)
             adj = remove_edges(self.adj, pos) if tr['target_link_removal'] else self.adj
             optimizer.zero_grad()
-            h = model.encode(self.x, adj)
-            out = model.predict(h, adj, torch.cat([pos, neg_b], dim=1))
-            pos_out, neg_out = out[: pos.size(1)], out[pos.size(1) :]
-            loss = -F.logsigmoid(pos_out).mean() - F.logsigmoid(-neg_out).mean()
-            loss.backward()
+            loss = self.train_step(model, self._loss, adj, pos, neg_b)  # inside DDP under torchrun
+            (loss if weight == 1 else loss * weight).backward()
             if tr['grad_clip'] is not None:
                 for attr in ('encoder', 'predictor'):
                     module = getattr(model, attr, None)
                     if isinstance(module, torch.nn.Module):
                         torch.nn.utils.clip_grad_norm_(module.parameters(), tr['grad_clip'])
             optimizer.step()
-            total += float(loss.detach()) * pos.size(1)
-            count += pos.size(1)
+            total += float(loss.detach()) * pos.size(1) * (weight > 0)
+            count += pos.size(1) * (weight > 0)
         return total / count if count else float('nan')  # NaN (null in the log): the budget ran out before a step
+
+    def _loss(self, model: torch.nn.Module, adj: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+        """BCE on the logits of the positive and negative pairs of one batch."""
+        h = model.encode(self.x, adj)
+        out = model.predict(h, adj, torch.cat([pos, neg], dim=1))
+        pos_out, neg_out = out[: pos.size(1)], out[pos.size(1) :]
+        return -F.logsigmoid(pos_out).mean() - F.logsigmoid(-neg_out).mean()
 
     # Evaluation -------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -266,9 +272,11 @@ class LinkTask(Task):
         if neg is None:
             raise ValueError(f"Dataset '{self.name}' has no negatives for evaluation")
         h = model.encode(self.x, adj)
-        pos_score = self._scores(model, h, adj, pos).cpu()
+        pos_score = self._scores(model, h, adj, self.dist.shard(pos)).cpu()  # torchrun: this rank's share
         if neg.dim() == 2 and neg.size(0) == 2:  # a shared pool of negative pairs
-            neg_score = self._scores(model, h, adj, neg).cpu()
+            neg_score = self._scores(model, h, adj, self.dist.shard(neg)).cpu()
+            if self.dist.enabled:  # the threshold from every rank's negatives, the hits summed
+                return hits_at_k(pos_score, neg_score, self.ks, self.dist)
             out = {}
             for k in self.ks:
                 self.evaluator.K = k
@@ -276,10 +284,11 @@ class LinkTask(Task):
                     self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score})[f'hits@{k}']
                 )
             return out
+        pos, neg = self.dist.shard(pos), self.dist.shard(neg, dim=0)
         src = pos[0].view(-1, 1).expand_as(neg)  # per-positive negatives: rank within each row
         neg_score = self._scores(model, h, adj, torch.stack([src.reshape(-1), neg.reshape(-1)])).cpu()
         res = self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score.view(neg.shape)})
-        return {key[:-5]: float(value.float().mean()) for key, value in res.items() if key.endswith('_list')}
+        return {key[:-5]: self.dist.reduce_mean(value) for key, value in res.items() if key.endswith('_list')}
 
     def evaluate(self, model: torch.nn.Module) -> Dict[str, Dict[str, float]]:
         """Valid metrics on the training graph, test metrics on the test-time graph."""

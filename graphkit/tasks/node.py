@@ -27,7 +27,12 @@ from torch_geometric.transforms import NormalizeFeatures
 
 from graphkit.configs.schema import Field
 from graphkit.data import NodeDataset, load_dataset
-from graphkit.metrics.classification import classification_metrics, ogb_node_accuracy
+from graphkit.metrics.classification import (
+    classification_from_states,
+    classification_metrics,
+    classification_states,
+    ogb_node_accuracy,
+)
 from graphkit.metrics.names import TASK_METRICS
 from graphkit.models.protocols import NodeModel, PrecomputedNodeModel
 from graphkit.tasks.cache import PrecomputeCache, hash_graph
@@ -61,7 +66,8 @@ class NodeTask(Task):
         super().__init__(opts, cfg)
         self.model_cls, kind = self.resolve_model()
         self.kind, self.split_seed = kind, opts.seed
-        self.ds: NodeDataset = load_dataset(opts.dataset, kind, opts.root, seed=opts.seed)
+        with self.dist.rank_zero_first():  # torchrun: rank 0 parses and caches, the others then read the cache
+            self.ds: NodeDataset = load_dataset(opts.dataset, kind, opts.root, seed=opts.seed)
         self.name = self.ds.name
         self.metric = (cfg['eval']['metric'] or self.ds.metric).lower()
         if self.metric not in TASK_METRICS['node']:
@@ -176,28 +182,35 @@ class NodeTask(Task):
             return F.binary_cross_entropy_with_logits(logits, self.y[idx].float())
         return F.cross_entropy(logits, self.y[idx])
 
-    def _batches(self, model: torch.nn.Module, idx: torch.Tensor, shuffle: bool) -> List[torch.Tensor]:
-        """:obj:`idx` in shuffled mini-batches for a pre-computed model; whole (one full-batch step) otherwise."""
+    def _batches(self, model: torch.nn.Module, idx: torch.Tensor) -> List[torch.Tensor]:
+        """:obj:`idx` in mini-batches of ``train.batch_size`` for a pre-computed model; whole otherwise."""
         bs = self.cfg['train']['batch_size']
-        if not isinstance(model, PrecomputedNodeModel):
+        if not isinstance(model, PrecomputedNodeModel) or bs is None:
             return [idx]
-        if shuffle:
-            idx = idx[torch.randperm(idx.numel(), device=idx.device)]
-        return list(idx.split(bs)) if bs is not None else [idx]
+        return list(idx.split(bs))
+
+    def _train_batches(self, model: torch.nn.Module, idx: torch.Tensor, epoch: int) -> List[Tuple[torch.Tensor, float]]:
+        """``(nodes, loss weight)`` of one epoch: shuffled mini-batches for a pre-computed model, one full-batch
+        step otherwise (under ``torchrun``: this rank's share of each, see :meth:`Task.train_batches`)."""
+        if not isinstance(model, PrecomputedNodeModel) and not self.dist.enabled:
+            return [(idx, 1.0)]
+        bs = self.cfg['train']['batch_size'] if isinstance(model, PrecomputedNodeModel) else None
+        return [(idx[b], w) for b, w in self.train_batches(idx.numel(), bs, epoch)]
 
     def train_epoch(self, model: torch.nn.Module, optimizer: Optimizers, epoch: int) -> float:
         """One epoch over the training nodes: one full-batch step, or shuffled mini-batches of
         ``train.batch_size`` for a pre-computed model; returns the mean loss."""
         model.train()
         total, count = 0.0, 0
-        for idx in self._batches(model, self.split['train'], shuffle=True):
+        for idx, weight in self._train_batches(model, self.split['train'], epoch):
             if self.out_of_time():
                 break
             optimizer.zero_grad()
-            loss = self._loss(self._logits(model, idx), idx)
-            loss.backward()
+            loss = self.train_step(model, lambda m: self._loss(self._logits(m, idx), idx))  # DDP under torchrun
+            (loss if weight == 1 else loss * weight).backward()
             optimizer.step()
-            total, count = total + float(loss.detach()) * idx.numel(), count + idx.numel()
+            n = idx.numel() * (weight > 0)
+            total, count = total + float(loss.detach()) * n, count + n
         return total / count if count else float('nan')
 
     # Evaluation -------------------------------------------------------------------------------------------
@@ -209,13 +222,26 @@ class NodeTask(Task):
         out = {}
         for s in ('valid', 'test'):
             if s in self.split:
-                idx = self.split[s]
-                logits = torch.cat([self._logits(model, b) for b in self._batches(model, idx, shuffle=False)])
+                idx = self.dist.shard(self.split[s])  # torchrun: this rank's share, the metric states summed
+                logits = torch.cat([self._logits(model, b) for b in self._batches(model, idx)])
+                if self.dist.enabled:
+                    out[s] = self._reduced_metrics(logits, idx)
+                    continue
                 out[s] = classification_metrics(logits, self.y[idx], self.ds.multi_label)
                 out[s]['loss'] = float(self._loss(logits, idx))
                 if self.ds.name.startswith('ogbn-') and not self.ds.multi_label:  # OGB's evaluator semantics
                     out[s]['acc'] = ogb_node_accuracy(self.y[idx], logits.argmax(dim=1))
         return out
+
+    def _reduced_metrics(self, logits: torch.Tensor, idx: torch.Tensor) -> Dict[str, float]:
+        """The metrics of :meth:`evaluate` from the summed confusion counts and loss sums of every rank's share
+        (``acc`` of ``ogbn-*`` single-label data equals OGB's there: one task column, no missing label)."""
+        loss = self._loss(logits, idx) * idx.numel()
+        states = torch.cat([classification_states(logits, self.y[idx], self.ds.multi_label), loss.view(1).double()])
+        states = self.dist.sum(states)
+        res = classification_from_states(states[:-1], logits.size(1))
+        res['loss'] = float(states[-1] / states[1]) if states[1] > 0 else float('nan')
+        return res
 
     def summary_extra(self) -> Dict[str, Any]:
         return {

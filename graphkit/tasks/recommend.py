@@ -31,7 +31,7 @@ import torch
 from graphkit.configs.schema import Field
 from graphkit.data import load_dataset
 from graphkit.data.custom import loader_kwargs, source_summary
-from graphkit.metrics.ranking import dot_product_ranking
+from graphkit.metrics.ranking import dot_product_ranking, means_from_sums, ranking_metrics, ranking_sums
 from graphkit.models.protocols import RecommendModel
 from graphkit.ops import gcn_norm, pairs_to_csr, to_csr
 from graphkit.tasks.options import TrainOptions
@@ -80,7 +80,8 @@ class RecommendTask(Task):
                 "train.select_on 'valid' needs data.val_ratio > 0 (or use train.select_on=test, the official protocol)"
             )
         more = loader_kwargs(opts.dataset, cfg['data'], ('test_ratio', 'temporal_split'))
-        self.ds = load_dataset(opts.dataset, 'recommend', opts.root, seed=opts.seed, val_ratio=val_ratio, **more)
+        with self.dist.rank_zero_first():  # torchrun: rank 0 parses and caches, the others then read the cache
+            self.ds = load_dataset(opts.dataset, 'recommend', opts.root, seed=opts.seed, val_ratio=val_ratio, **more)
         if self.ds.cold_test_users and not opts.quiet:
             print(
                 f'Note: {self.ds.cold_test_users} users have test items but no training item; they are '
@@ -115,24 +116,33 @@ class RecommendTask(Task):
 
     # Training ---------------------------------------------------------------------------------------------
     def train_epoch(self, model, optimizer, epoch: int) -> float:
+        """One epoch over the shuffled training pairs (the last, smaller batch kept); under ``torchrun`` this
+        rank's share of each global batch, with its own negatives. A loss summed over the batch (UltraGCN's
+        official ``reduction: sum``) is weighted by the number of ranks, a mean loss by the rank's share, so that
+        the averaged gradient is the global batch's (the L2 term of a ``sum`` loss over the batch's rows counts a
+        row once per rank that holds it)."""
         bs = self.cfg['train']['batch_size']
         model.train()
         num_pos = self.train_pos.size(1)
-        perm = torch.randperm(num_pos, device=self.device)
+        summed = getattr(getattr(model, 'criterion', model), 'reduction', 'mean') == 'sum'
         total = 0.0
-        bar = progress(range(0, num_pos, bs), self.opts.quiet, desc=f'Epoch {epoch:03d}', unit='batch')
+        batches = self.train_batches(num_pos, bs, epoch)
+        bar = progress(batches, self.opts.quiet, desc=f'Epoch {epoch:03d}', unit='batch')
         steps = 0
-        for start in bar:
+        for idx, weight in bar:
             if self.out_of_time():
                 break  # time budget spent: stop inside the epoch
-            pos = self.train_pos[:, perm[start : start + bs]]
+            pos = self.train_pos[:, idx]
             neg = model.sample_negatives(pos[0])
             optimizer.zero_grad()
-            loss = model.loss(pos, neg, edge_index=self.graph)
-            loss.backward()
+            loss = self.train_step(model, lambda m: m.loss(pos, neg, edge_index=self.graph))  # DDP under torchrun
+            if weight != 1:
+                weight = self.dist.world_size * (weight > 0) if summed else weight
+            (loss if weight == 1 else loss * weight).backward()
             optimizer.step()
-            total += float(loss.detach())
-            steps += 1
+            if weight > 0:  # not the stand-in item of a rank left without one
+                total += float(loss.detach())
+                steps += 1
         return total / steps if steps else float('nan')  # NaN (null in the log): the budget ran out before a step
 
     # Evaluation -------------------------------------------------------------------------------------------
@@ -143,14 +153,21 @@ class RecommendTask(Task):
         emb = model.get_embedding(self.graph)
         U = self.ds.num_users
         user_emb, item_emb = emb[:U], emb[U:]
-        chunk, den = self.cfg['train']['eval_batch_size'], self.cfg['eval']['denominator']
         out: Dict[str, Dict[str, float]] = {}
         if self.truth_valid is not None:
-            out['valid'] = dot_product_ranking(
-                user_emb, item_emb, self.truth_valid, self.exclude_valid, self.ks, chunk, den
-            )
-        out['test'] = dot_product_ranking(user_emb, item_emb, self.truth_test, self.exclude_test, self.ks, chunk, den)
+            out['valid'] = self._ranking(user_emb, item_emb, self.truth_valid, self.exclude_valid)
+        out['test'] = self._ranking(user_emb, item_emb, self.truth_test, self.exclude_test)
         return out
+
+    def _ranking(self, user_emb, item_emb, truth, exclude) -> Dict[str, float]:
+        """Full-ranking metrics of every user; under ``torchrun`` each rank ranks its share of the users and the
+        per-metric sums and counts are summed (:func:`~graphkit.metrics.ranking.ranking_sums`)."""
+        chunk, den = self.cfg['train']['eval_batch_size'], self.cfg['eval']['denominator']
+        if not self.dist.enabled:
+            return dot_product_ranking(user_emb, item_emb, truth, exclude, self.ks, chunk, den)
+        users = self.dist.shard(torch.arange(self.ds.num_users, device=user_emb.device))
+        per_user = ranking_metrics(lambda q: user_emb[q] @ item_emb.t(), truth, self.ks, exclude, chunk, users)
+        return means_from_sums(list(per_user), self.dist.sum(ranking_sums(per_user)), den, f1='of_means')
 
     def eval_due(self, epoch: int, epochs: int) -> bool:
         tr = self.cfg['train']

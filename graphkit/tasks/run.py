@@ -31,6 +31,7 @@ import torch
 
 import graphkit
 from graphkit.configs.schema import Field, model_schema, validate
+from graphkit.distributed import Distributed, _mix
 from graphkit.io import safe_torch_load
 from graphkit.metrics.names import is_better, metric_direction
 from graphkit.tasks.callbacks import Suspended
@@ -189,6 +190,13 @@ class Task:
     metric on that split is reported; ``last``: the final evaluation, for tasks without a held-out split) and
     ``eval.metric``. A subclass declares its own keys in :attr:`schema`; every value is checked (type, range,
     choices) before any data, model or file is made.
+
+    Under ``torchrun`` (:mod:`graphkit.distributed`) :attr:`dist` is the process group and the loop is data
+    parallel: a task draws its training batches from :meth:`train_batches` (this rank's share of each global
+    batch, with a loss weight), runs the differentiable part of a step through :meth:`train_step` (inside DDP),
+    loads its data under ``self.dist.rank_zero_first()`` and reduces its evaluation with ``self.dist``; only
+    rank 0 writes the run directory and prints, and the checkpoint holds every rank's RNG state. In one process
+    these calls are the plain ones.
     """
 
     task: str = ''
@@ -203,13 +211,19 @@ class Task:
 
     def __init__(self, opts: Any, cfg: Dict[str, Any]) -> None:
         self.opts, self.cfg = opts, validate(cfg, self.schema)
-        self.device = torch.device(opts.device)
+        #: The process group under ``torchrun`` (a one-process stand-in otherwise); rank 0 writes and prints.
+        self.dist, self.device = Distributed.setup(opts.device)
+        if not self.dist.is_main:
+            opts.quiet = True
+            self.dist.quiet_others()
+        self._ddp: Optional[torch.nn.Module] = None
+        self._seed = opts.seed
         self.results: List[Dict[str, Any]] = []
         self.num_parameters = 0
         self.deadline: Optional[float] = None
         self._log_file: Optional[Path] = None
         self._started = time.perf_counter()  # the invocation's start, for opts.stop_after
-        self.callbacks = list(getattr(opts, 'callbacks', ()) or ())
+        self.callbacks = list(getattr(opts, 'callbacks', ()) or ()) if self.dist.is_main else []
         tr = cfg['train']
         self.select_on: str = tr['select_on']
         if self.select_on == 'last' and tr['early_stop'] is not None:
@@ -313,8 +327,34 @@ class Task:
         return epoch % self.cfg['train']['eval_every'] == 0 or epoch == epochs
 
     def out_of_time(self) -> bool:
-        """Whether the run's time budget is spent (checked between epochs and between batches)."""
-        return self.deadline is not None and time.perf_counter() >= self.deadline
+        """Whether the run's time budget is spent (checked between epochs and between batches; under ``torchrun``
+        every rank stops when one has run out)."""
+        return self.deadline is not None and self.dist.any(time.perf_counter() >= self.deadline)
+
+    def train_batches(
+        self, n: int, batch_size: Optional[int], epoch: int, drop_last: bool = False
+    ) -> List[Tuple[torch.Tensor, float]]:
+        r"""The mini-batches of one epoch over :obj:`n` training items, as ``(index, loss weight)`` pairs: in one
+        process a shuffle from the global generator (``torch.randperm``) cut into batches of :obj:`batch_size`
+        (:obj:`None`: one batch; :obj:`drop_last`: the last incomplete batch is dropped, but there is always one),
+        weight 1; under ``torchrun`` this rank's share of the same global batches drawn from a generator seeded by
+        ``(seed, epoch)`` (:meth:`Distributed.batches <graphkit.distributed.Distributed.batches>`), weighted so
+        that the averaged gradient is the global batch's."""
+        bs = n if batch_size is None else batch_size
+        if self.dist.enabled:
+            return self.dist.batches(n, max(bs, 1), self._seed, epoch, drop_last, self.device)
+        perm = torch.randperm(n, device=self.device)
+        count = max(n // bs, 1) if drop_last else -(-n // bs) if n else 0
+        return [(perm[b * bs : (b + 1) * bs], 1.0) for b in range(count)]
+
+    def train_step(self, model: torch.nn.Module, fn: Any, *args: Any) -> torch.Tensor:
+        r"""``fn(model, *args)``: the differentiable part of a training step (returning the loss). Under ``torchrun``
+        it runs inside :class:`~torch.nn.parallel.DistributedDataParallel`, so the following ``backward()``
+        averages the gradients of the ranks."""
+        ddp = self._ddp
+        if ddp is None or ddp.module.model is not model:
+            return fn(model, *args)
+        return ddp(fn, *args)
 
     def selection_rule(self) -> str:
         """How the reported epoch is chosen, in words (for the summary and the final table)."""
@@ -364,12 +404,15 @@ class Task:
         """Train and evaluate run :obj:`run` (seed ``opts.seed + run``), resuming from :obj:`ckpt` if given."""
         tr = self.cfg['train']
         seed = self.opts.seed + run
+        self._seed = seed
         seed_everything(seed)
         self.prepare(seed, run)
-        model, optimizer = self.build()
+        with self.dist.rank_zero_first():  # pre-compute caches: rank 0 fills them, the others read them
+            model, optimizer = self.build()
         if isinstance(optimizer, torch.optim.Optimizer):
             optimizer = Optimizers(optimizer)
-        self.init_model(model, run)
+        with self.dist.rank_zero_first():  # e.g. the clustering task's pretraining cache
+            self.init_model(model, run)
         epochs = tr['epochs'] if optimizer is not None else 0
         best: Dict[str, Any] = {'epoch': -1}
         best_state, start, elapsed, bad, stopped = None, 1, 0.0, 0, False
@@ -380,7 +423,7 @@ class Task:
                 self.load_state_dict(ckpt.get('task', {}))
                 best, best_state, elapsed = ckpt['best'], ckpt['best_model'], float(ckpt['elapsed'])
                 bad, stopped, start = int(ckpt['bad_evals']), bool(ckpt['stopped']), int(ckpt['epoch']) + 1
-                set_rng_state(ckpt['rng'])
+                set_rng_state(self._rank_rng(ckpt, seed))
             except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
                 lines = [line.strip() for line in str(e).splitlines() if line.strip()] or ['']
                 lines[0] = f'{type(e).__name__}: {lines[0]}' if isinstance(e, KeyError) else lines[0]
@@ -388,6 +431,9 @@ class Task:
                     f"--resume: the checkpoint '{rundir.checkpoint}' does not fit the model and optimiser built from "
                     f'the config ({"; ".join(lines[:3])[:300]})'
                 ) from None
+        if ckpt is None and self.dist.rank > 0:  # each rank its own stream (dropout, negatives a model draws)
+            seed_everything(_mix(seed, self.dist.rank))
+        self._ddp = self.dist.wrap(model) if optimizer is not None else None
         t0 = time.perf_counter() - elapsed
         budget = tr['time_budget_s']
         self.deadline = None if budget is None else t0 + budget
@@ -404,7 +450,7 @@ class Task:
             loss, timing = None, ''
             if epoch > 0:
                 t1, lr = time.perf_counter(), optimizer.lr
-                loss = self.train_epoch(model, optimizer, epoch)
+                loss = self.dist.mean(self.train_epoch(model, optimizer, epoch))
                 optimizer.epoch_end()
                 train_time += time.perf_counter() - t1
                 timing = self._timing(epoch, epochs, lr, time.perf_counter() - t1, time.perf_counter() - t0)
@@ -420,6 +466,7 @@ class Task:
                 )
             if evaluating:
                 t1 = time.perf_counter()
+                self.dist.sync_buffers(model)  # the checkpoint's (rank 0's) batch-norm statistics on every rank
                 res = self.evaluate(model)
                 eval_time += time.perf_counter() - t1
                 num_evals += 1
@@ -444,6 +491,8 @@ class Task:
                 for cb in self.callbacks:
                     cb.on_eval(self, run, epoch, loss, res)
             if epoch > 0:
+                rng = rng_state()
+                ranks = {'rng_ranks': self.dist.gather_objects(rng)} if self.dist.enabled else {}
                 rundir.save(
                     rundir.checkpoint,
                     {
@@ -454,7 +503,8 @@ class Task:
                         'task': self.state_dict(),
                         'best': best,
                         'best_model': best_state,
-                        'rng': rng_state(),
+                        'rng': rng,
+                        **ranks,
                         'bad_evals': bad,
                         'stopped': stopped,
                         'elapsed': time.perf_counter() - t0,
@@ -465,6 +515,7 @@ class Task:
                 break
             self._check_suspend(run, epoch, epochs)
         rundir.save(rundir.best_state(run), best_state if best_state is not None else model.state_dict())
+        self._ddp = None
         self.num_parameters = count_parameters(model)
         done = max(epoch - start + 1, 0)
         splits = {s: best[s] for s in SPLITS if s in best}
@@ -487,7 +538,7 @@ class Task:
         """Raise :class:`Suspended` once this invocation has run ``opts.stop_after`` seconds (called after an
         epoch's checkpoint is written, and not after the last epoch: a finished run is not suspended)."""
         limit = getattr(self.opts, 'stop_after', None)
-        if limit is None or epoch >= epochs or time.perf_counter() - self._started < limit:
+        if limit is None or epoch >= epochs or not self.dist.any(time.perf_counter() - self._started >= limit):
             return
         self.log(
             f'Run {run + 1:02d} | suspended after epoch {epoch}/{epochs} (--stop-after {limit:g} s); '
@@ -502,9 +553,10 @@ class Task:
         The data, the model and its optimiser are built once before the run directory is created, so that a
         run whose input or config is bad fails leaving nothing behind.
         """
-        rundir = RunDir(self.opts.out)
+        rundir = RunDir(self.opts.out, writer=self.dist.is_main)
         try:
-            return self._run(rundir)
+            with self.dist.guard():  # a peer that died: a clear error, not a hang or a backend traceback
+                return self._run(rundir)
         finally:
             rundir.unlock()  # the lock would die with the process anyway; in-process callers need it now
             for cb in self.callbacks:
@@ -524,7 +576,8 @@ class Task:
             )
         seed_everything(self.opts.seed)
         self.prepare(self.opts.seed, 0)
-        model = self.build()[0]
+        with self.dist.rank_zero_first():
+            model = self.build()[0]
         self.init_model(model, 0)
         if self.model_protocol is not None and not isinstance(model, self.model_protocol):
             raise ValueError(
@@ -534,7 +587,7 @@ class Task:
             )
         self.num_parameters = count_parameters(model)
         rundir.create(self.cfg, resume=self.opts.resume)
-        self._log_file = rundir.path / 'train.log'
+        self._log_file = rundir.path / 'train.log' if rundir.writer else None
         if ckpt is not None:
             done = (ckpt['run'], ckpt['epoch'])
             rundir.truncate_metrics(lambda r: (r['run'], r['epoch']) <= done)
@@ -545,7 +598,7 @@ class Task:
                 rundir.truncate_metrics(lambda r: r['run'] < run)
             self.results.append(self.run_one(run, rundir, resume_here))
             ckpt = None
-            if rundir.checkpoint.exists():  # record that this run finished
+            if rundir.writer and rundir.checkpoint.exists():  # record that this run finished
                 state = safe_torch_load(rundir.checkpoint)
                 state['results'] = self.results
                 rundir.save(rundir.checkpoint, state)
@@ -581,7 +634,34 @@ class Task:
                 'versions': version_stamp(self.device),
             }
         )
+        if self.dist.enabled:
+            import torch.distributed as dist
+
+            out['distributed'] = {
+                'world_size': self.dist.world_size,
+                'backend': dist.get_backend(),
+                'sampler': 'global batches of train.batch_size from a (seed, epoch) permutation, sharded by rank',
+            }
         return out
+
+    def _rank_rng(self, ckpt: Dict[str, Any], seed: int) -> Dict[str, Any]:
+        """The RNG state this rank resumes with: its own from the checkpoint's ``rng_ranks`` (written under
+        ``torchrun``); a checkpoint of another number of ranks gives rank 0's state to rank 0 and fresh seeded
+        streams to the others (said on stderr: the numbers then differ from an uninterrupted run)."""
+        ranks = ckpt.get('rng_ranks')
+        if not self.dist.enabled or (ranks is not None and len(ranks) == self.dist.world_size):
+            return ckpt['rng'] if not self.dist.enabled else ranks[self.dist.rank]
+        if self.dist.is_main:
+            print(
+                f'--resume: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this job has '
+                f'{self.dist.world_size}; the ranks > 0 start new random streams, so the numbers will differ from '
+                'an uninterrupted run',
+                file=sys.stderr,
+            )
+        if self.dist.rank == 0:
+            return ckpt['rng'] if ranks is None else ranks[0]
+        seed_everything(_mix(seed, self.dist.rank, int(ckpt['epoch'])))
+        return rng_state()
 
 
 def load_run(

@@ -23,10 +23,14 @@ class RunDir:
     Args:
         path (str or Path): Where the run lives. It is created by :meth:`create`, not here, so that a run that
             fails while validating its input leaves nothing behind.
+        writer (bool, optional): :obj:`False` for the ranks other than 0 of a ``torchrun`` job: they read the run
+            (its config and checkpoint) but never check, lock, create or write anything; rank 0 does.
+            (default: :obj:`True`)
     """
 
-    def __init__(self, path: os.PathLike) -> None:
+    def __init__(self, path: os.PathLike, writer: bool = True) -> None:
         self.path = Path(path)
+        self.writer = writer
         self._lock_fd: Optional[int] = None
 
     LOCK = '.lock'
@@ -34,8 +38,10 @@ class RunDir:
     def check_target(self, resume: bool) -> None:
         """Before anything is built or written: :obj:`path` must be a directory that can be created or written;
         without :obj:`resume` it must be new or empty, with :obj:`resume` it must hold a run (``config.yaml``),
-        whose lock is then taken (see :meth:`lock`)."""
+        whose lock is then taken (see :meth:`lock`). Nothing for a non-:attr:`writer`."""
         p = self.path
+        if not self.writer:
+            return
         if p.exists() and not p.is_dir():
             raise ValueError(f"--out '{p}' is a file, not a directory")
         if resume:
@@ -59,7 +65,7 @@ class RunDir:
     def lock(self) -> None:
         """Take the run directory's lock (``.lock``, an exclusive :func:`fcntl.flock` held until the process
         ends): a second ``graphkit train`` on the same directory is refused while the first is alive."""
-        if self._lock_fd is not None:
+        if self._lock_fd is not None or not self.writer:
             return
         fd = os.open(self.path / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -99,6 +105,8 @@ class RunDir:
     def create(self, config: Dict[str, Any], resume: bool) -> None:
         """Create the directory, take its lock and write :obj:`config`; without :obj:`resume` an existing run is
         an error (see :meth:`check_target`)."""
+        if not self.writer:
+            return
         self.check_target(resume)
         self.path.mkdir(parents=True, exist_ok=True)
         self.lock()
@@ -109,8 +117,8 @@ class RunDir:
 
     def check_resume_config(self, config: Dict[str, Any], allowed: Sequence[str] = RESUMABLE_CHANGES) -> None:
         """Under ``--resume``: raise a :class:`ValueError` listing the keys where :obj:`config` differs from the
-        run's ``config.yaml`` (other than :obj:`allowed`), before anything is written."""
-        if not (self.path / 'config.yaml').exists():
+        run's ``config.yaml`` (other than :obj:`allowed`), before anything is written (by the :attr:`writer`)."""
+        if not self.writer or not (self.path / 'config.yaml').exists():
             return
         from graphkit.configs import flatten
 
@@ -123,10 +131,11 @@ class RunDir:
                 f"{' ...' if len(diff) > 8 else ''}; resume with the run's own settings or train into a new --out"
             )
 
-    @staticmethod
-    def _write(path: Path, write: Callable[[], None]) -> None:
+    def _write(self, path: Path, write: Callable[[], None]) -> None:
         # Every write is atomic (temp file + rename); a failed one (disk full, quota, I/O error) leaves the
         # previous file intact and stops the run with an error naming the file.
+        if not self.writer:
+            return
         try:
             write()
         except OSError as e:
@@ -154,13 +163,15 @@ class RunDir:
             return yaml.safe_load(f)
 
     def log_metrics(self, record: Dict[str, Any]) -> None:
+        if not self.writer:
+            return
         with open(self.metrics, 'a') as f:
             f.write(json.dumps(record, allow_nan=False) + '\n')
             f.flush()
 
     def truncate_metrics(self, keep) -> None:
         """Keep only the metric lines for which :obj:`keep(record)` holds (used on resume)."""
-        if not self.metrics.exists():
+        if not self.writer or not self.metrics.exists():
             return
         lines: List[str] = [
             line for line in self.metrics.read_text().splitlines() if line.strip() and keep(json.loads(line))
