@@ -16,6 +16,7 @@ from graphkit.models.registry import MODELS
 from graphkit.nn._checks import check_choice
 from graphkit.nn.encoder import CONVS, MPNNEncoder
 from graphkit.nn.ncn import VARIANTS, NCNCPredictor, NCNPredictor
+from graphkit.ops.cn_backend import BACKENDS as CN_BACKENDS
 
 EMBEDDINGS = ('auto', 'none', 'node', 'argmax')
 
@@ -124,6 +125,10 @@ class NCN(Module):
             sparse CSR matrix (input dropout on the stored entries, sparse input :obj:`Linear`);
             :obj:`'auto'` does so when at most 10% of the entries are non-zero (bag-of-words). The
             conversion is cached per input tensor. (default: :obj:`'auto'`)
+        cn_backend (str, optional): The common-neighbour algorithm of the predictor:
+            :obj:`'auto'` (by density and batch size), :obj:`'sparse'` (sorted keys) or
+            :obj:`'dense'` (mask and masked GEMM), see :mod:`graphkit.ops.cn_backend`; :obj:`None`
+            follows :func:`graphkit.ops.set_cn_backend`. Results are the same. (default: :obj:`None`)
         num_layers (int, optional): Message-passing layers (official :obj:`--mplayers`).
             (default: :obj:`1`)
         dropout (float, optional): Encoder dropout probability on the embedding / input stage and
@@ -178,6 +183,7 @@ class NCN(Module):
         'predictor_layer_norm': Field('bool'),
         'beta': Field('float'),
         'sparse_features': Field('choice', choices=('auto', True, False)),
+        'cn_backend': Field('str', nullable=True, choices=CN_BACKENDS),
     }
     #: The predictor class; its arguments (and its bases') are model arguments.
     predictor_cls: Type[NCNPredictor] = NCNPredictor
@@ -194,6 +200,7 @@ class NCN(Module):
         predictor: str = 'cn1',
         predictor_layer_norm: bool = True,
         sparse_features: Union[str, bool] = 'auto',
+        cn_backend: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -205,6 +212,8 @@ class NCN(Module):
             raise ValueError(f"'{name}' with embedding '{embedding}' needs 'num_embeddings'")
         if embedding == 'none':
             num_embeddings = None
+        if cn_backend is not None and cn_backend not in CN_BACKENDS:
+            raise ValueError(f"'{name}' expects 'cn_backend' in {', '.join(CN_BACKENDS)} or None (got {cn_backend!r})")
         if sparse_features not in ('auto', True, False):
             raise ValueError(f"'{name}' expects 'sparse_features' in auto, true, false (got {sparse_features!r})")
         encoder_kwargs: Dict[str, Any] = dict(conv=conv, layer_norm=layer_norm)
@@ -217,6 +226,7 @@ class NCN(Module):
             (encoder_kwargs if component == 'encoder' else predictor_kwargs)[arg] = value
 
         self.sparse_features = sparse_features
+        self.cn_backend = cn_backend
         self._sparse_cache: Optional[tuple] = None
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
@@ -304,7 +314,10 @@ class NCN(Module):
     def predict(self, h: Tensor, adj: Tensor, pairs: Tensor) -> Tensor:
         """Logits :obj:`(B,)` for the columns of :obj:`pairs`."""
         _check_pairs(f'{type(self).__name__}.predict', h, pairs)
-        return self.predictor(h, adj, pairs)
+        if self.cn_backend is None:
+            return self.predictor(h, adj, pairs)
+        with ops.use_cn_backend(self.cn_backend):
+            return self.predictor(h, adj, pairs)
 
     def forward(self, x: Optional[Tensor], adj: Tensor, pairs: Tensor) -> Tensor:
         """Logits :obj:`(B,)`: :obj:`predict(encode(x, adj), adj, pairs)`."""

@@ -13,6 +13,7 @@ sparse tensor is built through :func:`csr_tensor` / :func:`to_sparse_csr` /
 * :mod:`~graphkit.ops.spmm`, :mod:`~graphkit.ops.sddmm`: sparse-dense and
   sampled dense-dense products;
 * :mod:`~graphkit.ops.common_neighbors`: common-neighbour sets and pooling;
+* :mod:`~graphkit.ops.cn_backend`: their sparse / dense algorithms and the automatic choice;
 * :mod:`~graphkit.ops.topk`: top-:math:`k` over all candidates;
 * :mod:`~graphkit.ops.bipartite`: user-item graph preprocessing (UltraGCN);
 * :mod:`~graphkit.ops.powers`: sums of normalised adjacency powers (PamC's positive weights).
@@ -30,6 +31,7 @@ from graphkit.ops.adjacency import (
     to_csr,
 )
 from graphkit.ops.bipartite import bipartite_pairs, constraint_weights, item_item_neighbors
+from graphkit.ops.cn_backend import cn_backend_counts, get_cn_backend, set_cn_backend, use_cn_backend
 from graphkit.ops.common_neighbors import (
     CommonNeighbors,
     cn_count,
@@ -69,6 +71,10 @@ __all__ = [
     'pool_pairs',
     'sample_per_row',
     'two_hop_stack',
+    'set_cn_backend',
+    'get_cn_backend',
+    'use_cn_backend',
+    'cn_backend_counts',
     'topk_full_ranking',
     'bipartite_pairs',
     'constraint_weights',

@@ -1,6 +1,8 @@
 r"""Common-neighbour sets, counts and pooling for a batch of node pairs.
 
-Neighbour lists are gathered from the CSR adjacency for all pairs at once.
+Two backends give identical sets (and equal sums up to float rounding); which one runs is chosen
+per call by density and batch size, or forced (:mod:`graphkit.ops.cn_backend`). The sparse one:
+neighbour lists are gathered from the CSR adjacency for all pairs at once.
 Every entry :math:`(b, u)` (pair index :math:`b`, node :math:`u`) becomes one
 :obj:`int64` key :math:`(b \ll 32) + u`; keys of a CSR row slice come out
 sorted, so set intersections and differences are :obj:`torch.searchsorted`
@@ -15,6 +17,7 @@ from torch import Tensor
 from torch_geometric.utils import scatter
 from torch_geometric.utils import spmm as pyg_spmm
 
+from graphkit.ops import cn_backend as _cnb
 from graphkit.ops.adjacency import _check_adj, check_edge_index, to_csr
 from graphkit.ops.csr import csr_rows, csr_tensor
 
@@ -52,7 +55,7 @@ def _decode(keys: Tensor) -> Tensor:
     return torch.stack([keys >> _SHIFT, keys & _MASK])
 
 
-def _pair_keys(adj: Tensor, pairs: Tensor) -> Tuple[Tensor, Tensor]:
+def _check_pairs(adj: Tensor, pairs: Tensor) -> int:
     n = _check_adj(adj)
     check_edge_index(pairs, n, name='pairs')
     if n >= 1 << _SHIFT or pairs.size(1) >= 1 << (63 - _SHIFT):
@@ -61,6 +64,17 @@ def _pair_keys(adj: Tensor, pairs: Tensor) -> Tuple[Tensor, Tensor]:
             f'fewer than 2**31 columns (got N={n}, '
             f'B={pairs.size(1)})'
         )
+    return n
+
+
+def _backend(adj: Tensor, pairs: Tensor, channels: int = 0) -> str:
+    # The backend of this call (counted for the run summary).
+    backend = _cnb.choose_backend(adj.size(0), adj.col_indices().numel(), pairs.size(1), channels)
+    _cnb.record(backend)
+    return backend
+
+
+def _pair_keys(adj: Tensor, pairs: Tensor) -> Tuple[Tensor, Tensor]:
     rowptr, col = adj.crow_indices().long(), adj.col_indices().long()
     i, j = pairs.long()
     return _encode(*csr_rows(rowptr, col, i)), _encode(*csr_rows(rowptr, col, j))
@@ -103,11 +117,13 @@ def common_neighbors(
         node; sorted by :math:`(b, u)`) and :obj:`only_i`, :obj:`only_j`
         (same form, or :obj:`None`). An empty batch gives :obj:`(2, 0)`.
     """
-    keys_i, keys_j = _pair_keys(adj, pairs)
+    _check_pairs(adj, pairs)
+    if _backend(adj, pairs) == 'dense':
+        i, j = pairs.long()
+        return CommonNeighbors(*_cnb.dense_sets(_cnb.dense_mask(adj), i, j, differences))
     if not differences:
-        # Look the smaller key set up in the larger one.
-        small, large = (keys_i, keys_j) if keys_i.numel() <= keys_j.numel() else (keys_j, keys_i)
-        return CommonNeighbors(_decode(small[_member(small, large)]))
+        return CommonNeighbors(_sparse_cn(adj, pairs))
+    keys_i, keys_j = _pair_keys(adj, pairs)
     in_j = _member(keys_i, keys_j)
     in_i = _member(keys_j, keys_i)
     return CommonNeighbors(
@@ -117,12 +133,23 @@ def common_neighbors(
     )
 
 
+def _sparse_cn(adj: Tensor, pairs: Tensor) -> Tensor:
+    # The sorted-key intersection: the smaller key set is looked up in the larger one.
+    keys_i, keys_j = _pair_keys(adj, pairs)
+    small, large = (keys_i, keys_j) if keys_i.numel() <= keys_j.numel() else (keys_j, keys_i)
+    return _decode(small[_member(small, large)])
+
+
 def cn_count(adj: Tensor, pairs: Tensor) -> Tensor:
     r"""Number of common neighbours :math:`|\mathcal{N}(i_b) \cap
     \mathcal{N}(j_b)|` of each pair, a :obj:`float32` tensor of shape
     :obj:`(B,)`. See :func:`common_neighbors` for the semantics.
     """
-    b = common_neighbors(adj, pairs).cn[0]
+    _check_pairs(adj, pairs)
+    if _backend(adj, pairs) == 'dense':
+        i, j = pairs.long()
+        return _cnb.dense_count(_cnb.dense_mask(adj), i, j)
+    b = _sparse_cn(adj, pairs)[0]
     return torch.bincount(b, minlength=pairs.size(1)).to(torch.float32)
 
 
@@ -231,7 +258,15 @@ def cn_sum(
         raise ValueError(f"'x' must have shape ({n}, F) or ({n},) to match 'adj' (got {shape})")
     if weight is not None and weight.shape != (n,):
         raise ValueError(f"'weight' must have shape ({n},), one weight per node (got {tuple(weight.shape)})")
-    cn = common_neighbors(adj, pairs).cn
+    _check_pairs(adj, pairs)
+    if _backend(adj, pairs, x.size(1) if x.dim() == 2 else 1) == 'dense':
+        i, j = pairs.long()
+        x2 = x.unsqueeze(-1) if x.dim() == 1 else x
+        if weight is not None:
+            x2 = x2 * weight.to(x2.dtype).view(-1, 1)
+        out = _cnb.dense_sum(_cnb.dense_mask(adj, x2.dtype), i, j, x2)
+        return out.squeeze(-1) if x.dim() == 1 else out
+    cn = _sparse_cn(adj, pairs)
     w = None if weight is None else weight[cn[1]]
     return _pool(cn, x, pairs.size(1), w, sorted_=True)
 

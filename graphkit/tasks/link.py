@@ -29,7 +29,7 @@ from graphkit.data.custom import loader_kwargs, source_summary
 from graphkit.distributed import hits_at_k
 from graphkit.metrics import Evaluator
 from graphkit.models.protocols import LinkModel
-from graphkit.ops import remove_edges, to_csr
+from graphkit.ops import cn_backend_counts, get_cn_backend, remove_edges, to_csr
 from graphkit.tasks.optim import Optimizers
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.progress import progress
@@ -115,6 +115,7 @@ class LinkTask(Task):
             raise ValueError(f"Dataset '{self.name}': node features 'x' contain NaN or infinite values")
         self.x = None if x is None else x.float().to(self.device)
         self.num_nodes = int(self.data.num_nodes)
+        self._cn_calls = cn_backend_counts()
 
     def _check_metric(self, metric: str) -> str:
         """The selection metric, if this dataset's evaluation reports it: ``hits@K`` for a pool of negative pairs
@@ -316,8 +317,16 @@ class LinkTask(Task):
         return {'tc_valid': float(self.reweighter.tc(self.valid[0])[self.has_valid].mean())}
 
     def summary_extra(self) -> Dict[str, Any]:
-        """For a dataset given by path: its path and fingerprint (the id mapping goes next to the run)."""
-        return source_summary(self.ds_extra, self.opts.out)
+        """For a dataset given by path: its path and fingerprint (the id mapping goes next to the run); for a model
+        with common-neighbour operators: their backend setting and the backends that ran (``graphkit.ops.cn_backend``).
+        """
+        out = source_summary(self.ds_extra, self.opts.out)
+        calls = cn_backend_counts()
+        used = sorted(k for k, v in calls.items() if v > self._cn_calls.get(k, 0))
+        if used:
+            setting = self.cfg.get('model', {}).get('cn_backend') or get_cn_backend()
+            out['cn_backend'] = {'setting': setting, 'used': used}
+        return out
 
     def protocol(self) -> Dict[str, Any]:
         tr = self.cfg['train']

@@ -193,3 +193,23 @@ def test_fixed_ogb_split_is_loaded_once(root, tmp_path, monkeypatch):
     monkeypatch.setattr(link, 'load_link_dataset', counting)
     assert _train(root, tmp_path / 'run', '--epochs', '1', '--runs', '3') == 0
     assert calls == [0]  # OGB splits do not depend on the seed: no reload for runs 1 and 2
+
+
+@pytest.mark.parametrize('backend', ['dense', None])
+def test_cn_backend_is_a_model_key_and_in_the_summary(root, tmp_path, backend):
+    out = tmp_path / 'ncn'
+    key = 'null' if backend is None else backend
+    argv = ['train', 'ncn', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out), '--epochs', '1']
+    assert main([*argv, *TINY, '--set', f'model.cn_backend={key}']) == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    # A forced backend is the only one that runs; auto chooses per call (on this tiny graph, by batch size).
+    assert summary['cn_backend']['setting'] == (backend or 'auto')
+    used = summary['cn_backend']['used']
+    assert used == [backend] if backend else set(used) <= {'dense', 'sparse'} and used
+
+
+def test_unknown_cn_backend_is_refused_before_anything_is_written(root, tmp_path, capsys):
+    out = tmp_path / 'bad'
+    argv = ['train', 'ncn', '--dataset', 'ogbl-tiny', '--root', str(root), '--out', str(out)]
+    assert main([*argv, *TINY, '--set', 'model.cn_backend=gpu']) == 2
+    assert 'cn_backend' in capsys.readouterr().err and not out.exists()
