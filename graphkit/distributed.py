@@ -265,7 +265,7 @@ class Distributed:
         one process."""
         if not self.enabled:
             return index
-        keep = torch.arange(self.rank, index.size(dim), self.world_size, device=index.device)
+        keep = torch.arange(self.rank, max(index.size(dim), self.rank), self.world_size, device=index.device)
         return index.index_select(dim, keep)
 
     def reduce_mean(self, values: Tensor) -> float:
