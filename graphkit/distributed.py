@@ -85,6 +85,21 @@ class _Step(torch.nn.Module):
         return fn(self.model, *args)
 
 
+#: Words of the errors a collective raises when a peer has died or a timeout expired (gloo, NCCL, the store).
+_COMM_FAILURE = ('connection reset', 'connection closed', 'connection refused', 'broken pipe', 'timed out', 'timeout',
+                 'gloo', 'nccl', 'socket', 'processgroup', 'tcpstore')  # fmt: skip
+
+
+def _is_comm_failure(e: BaseException) -> bool:
+    """Whether :obj:`e` comes from the process group (a dead peer, a timeout), not from the training code."""
+    import torch.distributed as dist
+
+    if isinstance(e, getattr(dist, 'DistError', ())):
+        return True
+    text = str(e).lower()
+    return 'out of memory' not in text and any(word in text for word in _COMM_FAILURE)
+
+
 def _failure(e: BaseException, rank: int) -> RankFailure:
     text = ' '.join(str(e).split())[:300]
     return RankFailure(
@@ -170,7 +185,7 @@ class Distributed:
         except RankFailure:
             raise
         except RuntimeError as e:  # DistBackendError / DistNetworkError are RuntimeErrors
-            if not self.enabled or torch.cuda.is_available() and 'out of memory' in str(e):
+            if not self.enabled or not _is_comm_failure(e):
                 raise
             raise _failure(e, self.rank) from None
 
