@@ -41,18 +41,22 @@ def growing_graph(
     activity: float = 0.5,
     closure: float = 0.7,
     seed: int = 0,
+    arrival_steps: Optional[int] = None,
 ) -> Tuple[Tensor, Tensor]:
     r"""A graph grown over :obj:`num_steps` time steps (see the module docstring), fully determined by
     :obj:`seed`.
 
     Args:
-        num_nodes (int): Nodes at the end; they arrive in equal groups, one per step (the first step starts
-            from a clique of :obj:`edges_per_node` + 1 nodes). (default: :obj:`2000`)
+        num_nodes (int): Nodes at the end; they arrive in equal groups, one per step of the first
+            :obj:`arrival_steps` (the first step starts from a clique of :obj:`edges_per_node` + 1 nodes).
+            (default: :obj:`2000`)
         num_steps (int): Time steps. (default: :obj:`10`)
         edges_per_node (int): Links of an arriving node. (default: :obj:`3`)
         activity (float): Links among existing nodes per step, per existing node. (default: :obj:`0.5`)
         closure (float): Probability that a link closes a triangle (else degree-proportional). (default: :obj:`0.7`)
         seed (int): Seed of :class:`numpy.random.Generator`. (default: :obj:`0`)
+        arrival_steps (int, optional): Steps during which nodes arrive; after them only existing nodes link (so a
+            split after them has no node without training edges). (default: :obj:`num_steps`)
 
     Returns:
         ``(edge_index, edge_time)``: the undirected edges as pairs :math:`i < j` of shape :obj:`(2, E)`, each
@@ -61,6 +65,9 @@ def growing_graph(
     m = _check_int('edges_per_node', edges_per_node, 1)
     n = _check_int('num_nodes', num_nodes, m + 2)
     steps = _check_int('num_steps', num_steps, 1)
+    arriving = steps if arrival_steps is None else _check_int('arrival_steps', arrival_steps, 1)
+    if arriving > steps:
+        raise ValueError(f"growing_graph: 'arrival_steps' ({arriving}) must be <= 'num_steps' ({steps})")
     if not 0.0 <= float(closure) <= 1.0:
         raise ValueError(f"growing_graph: 'closure' must be in [0, 1] (got {closure!r})")
     if not float(activity) >= 0.0:
@@ -98,9 +105,10 @@ def growing_graph(
         for j in range(i + 1, core):
             link(i, j, 0)
     alive = core
-    arrivals = np.array_split(np.arange(core, n), steps)
+    arrivals = np.array_split(np.arange(core, n), arriving)
     for t in range(steps):
-        events = [int(v) for v in arrivals[t]] + [-1] * int(round(activity * alive))
+        new = [int(v) for v in arrivals[t]] if t < arriving else []
+        events = new + [-1] * int(round(activity * (alive + len(new) / 2)))
         rng.shuffle(events)
         for v in events:
             if v >= 0:  # a new node links to m existing ones

@@ -28,7 +28,15 @@ from typing import Dict, List, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ['CN_BUCKETS', 'bucket_labels', 'cn_buckets', 'hits_threshold', 'bucketed_hits', 'hits_gain_by_bucket']
+__all__ = [
+    'CN_BUCKETS',
+    'bucket_labels',
+    'cn_buckets',
+    'hits_threshold',
+    'bucketed_hits',
+    'hits_gain_by_bucket',
+    'node_pair_hits',
+]
 
 #: Lower edges of the common-neighbour buckets: 0, 1, 2-3, 4+.
 CN_BUCKETS = (0, 1, 2, 4)
@@ -184,3 +192,31 @@ def hits_gain_by_bucket(a: List[Dict[str, float]], b: List[Dict[str, float]]) ->
     for r in rows:
         r['fraction'] = r['contribution'] / total if total != 0 else math.nan
     return rows
+
+
+def node_pair_hits(pos_pairs: Tensor, pos_score: Tensor, neg_score: Tensor, k: int, num_nodes: int) -> Tensor:
+    r"""Per-node Hits@K on the evaluation pairs: for each node, the share of its positive pairs (as either end)
+    scored above the shared-pool threshold :math:`\tau_K` (the same hits that make up the edge-level Hits@K);
+    ``NaN`` for nodes without a positive pair. Cheap where full ranking (:mod:`graphkit.metrics.node_link`) is
+    not: it reuses the scores of the evaluation pairs.
+
+    Args:
+        pos_pairs (torch.Tensor): Positive pairs, shape :obj:`(2, P)`.
+        pos_score (torch.Tensor): Their scores, shape :obj:`(P,)`.
+        neg_score (torch.Tensor): Scores of the shared negative pool, shape :obj:`(M,)`.
+        k (int): The :math:`K` of Hits@K.
+        num_nodes (int): Number of nodes.
+    """
+    pairs = torch.as_tensor(pos_pairs).long().cpu()
+    pos = torch.as_tensor(pos_score).double().view(-1).cpu()
+    if pairs.dim() != 2 or pairs.size(0) != 2 or pairs.size(1) != pos.numel():
+        raise ValueError(
+            f"'pos_pairs' must have shape (2, P) with P = len(pos_score) (got {tuple(pairs.shape)} and {pos.numel()})"
+        )
+    if pairs.numel() and (int(pairs.min()) < 0 or int(pairs.max()) >= num_nodes):
+        raise ValueError(f"'pos_pairs' holds node ids outside [0, {num_nodes})")
+    hit = (pos > hits_threshold(neg_score, k)).double()
+    ends = pairs.reshape(-1)
+    hits = torch.zeros(num_nodes, dtype=torch.float64).index_add_(0, ends, hit.repeat(2))
+    count = torch.zeros(num_nodes, dtype=torch.float64).index_add_(0, ends, torch.ones_like(hit).repeat(2))
+    return torch.where(count > 0, hits / count.clamp(min=1), torch.full_like(hits, math.nan))

@@ -19,6 +19,10 @@ def test_growing_graph_is_seeded_simple_and_grows():
     # a node exists from its arrival step on: its first edge is no earlier than its group's step
     first = torch.full((300,), 99).scatter_reduce(0, ei.reshape(-1), t.repeat(2), reduce='amin')
     assert int(first[-1]) == 4
+    # with arrival_steps, every node has an edge by then, and later steps still add edges
+    ei, t = growing_graph(300, num_steps=5, seed=3, arrival_steps=3)
+    first = torch.full((300,), 99).scatter_reduce(0, ei.reshape(-1), t.repeat(2), reduce='amin')
+    assert int(first.max()) <= 2 and int((t == 4).sum()) > 0
 
 
 @pytest.mark.parametrize(
@@ -27,6 +31,7 @@ def test_growing_graph_is_seeded_simple_and_grows():
         ({'num_nodes': 3}, 'num_nodes'),
         ({'closure': 1.5}, 'closure'),
         ({'num_steps': 0}, 'num_steps'),
+        ({'arrival_steps': 20}, 'arrival_steps'),
         ({'activity': -1.0}, 'activity'),
     ],
 )

@@ -13,6 +13,7 @@ from graphkit.analysis.pairs import (
     cn_buckets,
     hits_gain_by_bucket,
     hits_threshold,
+    node_pair_hits,
 )
 from graphkit.metrics.link import hits_at_k
 
@@ -99,3 +100,23 @@ def test_bad_lengths():
         bucketed_hits(torch.ones(3), torch.ones(2), torch.ones(2), torch.ones(2), 1)
     with pytest.raises(ValueError, match="'neg_score' and 'neg_counts'"):
         bucketed_hits(torch.ones(2), torch.ones(2), torch.ones(2), torch.ones(3), 1)
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_node_pair_hits_matches_loops(seed):
+    g = torch.Generator().manual_seed(seed)
+    n, P = 12, 30
+    pairs = torch.randint(0, n, (2, P), generator=g)
+    pos, neg = torch.randint(0, 4, (P,), generator=g).double(), torch.randint(0, 4, (20,), generator=g).double()
+    got = node_pair_hits(pairs, pos, neg, 5, n)
+    tau = sorted(neg.tolist(), reverse=True)[4]
+    for v in range(n):
+        mine = [float(pos[b]) > tau for b in range(P) for end in (0, 1) if int(pairs[end, b]) == v]
+        if mine:
+            assert float(got[v]) == pytest.approx(sum(mine) / len(mine))
+        else:
+            assert math.isnan(float(got[v]))
+    with pytest.raises(ValueError, match="'pos_pairs'"):
+        node_pair_hits(pairs[:, :3], pos, neg, 5, n)
+    with pytest.raises(ValueError, match='outside'):
+        node_pair_hits(pairs, pos, neg, 5, 3)
