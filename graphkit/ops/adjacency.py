@@ -316,20 +316,53 @@ def remove_edges(adj: Tensor, pairs: Tensor) -> Tensor:
     entries and their values are kept; pairs absent from :obj:`adj` are
     ignored.
 
-    One key-based mask over the stored entries: keys :math:`iN + j` of the
-    pairs are sorted, each entry is looked up with :obj:`torch.searchsorted`.
+    :func:`edge_positions` then :func:`remove_positions`. When the same pairs
+    are removed again and again (a training epoch's batches), look their
+    positions up once with :func:`edge_positions` and call
+    :func:`remove_positions` per batch: that is a mask over the stored entries.
+    """
+    n = _check_adj(adj)
+    check_edge_index(pairs, n, name='pairs')
+    if pairs.numel() == 0 or adj.col_indices().numel() == 0:
+        return adj
+    return remove_positions(adj, edge_positions(adj, pairs))
+
+
+def edge_positions(adj: Tensor, pairs: Tensor) -> Tensor:
+    r"""The storage positions in :obj:`adj` of the entries :math:`(i, j)` (row 0)
+    and :math:`(j, i)` (row 1) of every column of :obj:`pairs`, shape
+    :obj:`(2, B)`; :obj:`-1` where :obj:`adj` has no such entry.
+
+    Keys :math:`iN + j` of the stored entries are sorted (CSR with sorted
+    columns, as :func:`to_csr` builds it), so each pair is one
+    :obj:`torch.searchsorted` look-up.
     """
     n = _check_adj(adj)
     check_edge_index(pairs, n, name='pairs')
     rowptr, col = adj.crow_indices().long(), adj.col_indices().long()
-    values = adj.values()
-    if pairs.numel() == 0 or col.numel() == 0:
-        return adj
     i, j = pairs.long()
-    drop = torch.unique(torch.cat([i * n + j, j * n + i]))  # sorted
+    query = torch.stack([i * n + j, j * n + i])
+    if col.numel() == 0:
+        return torch.full_like(query, -1)
     keys = _row_index(rowptr, col.numel()) * n + col
-    pos = torch.searchsorted(drop, keys).clamp_(max=drop.numel() - 1)
-    keep = drop[pos] != keys
+    pos = torch.searchsorted(keys, query).clamp_(max=col.numel() - 1)
+    return torch.where(keys[pos] == query, pos, torch.full_like(pos, -1))
+
+
+def remove_positions(adj: Tensor, positions: Tensor) -> Tensor:
+    r""":obj:`adj` without the stored entries at :obj:`positions` (any shape;
+    :obj:`-1` entries and repeats are ignored), keeping the order and the
+    values of the others: target-link removal as a mask, with the positions
+    from :func:`edge_positions`."""
+    _check_adj(adj)
+    rowptr, col = adj.crow_indices().long(), adj.col_indices().long()
+    positions = positions.reshape(-1)
+    positions = positions[positions >= 0]
+    if positions.numel() and int(positions.max()) >= col.numel():
+        raise ValueError(
+            f"'positions' holds position {int(positions.max())} but 'adj' stores only {col.numel()} entries"
+        )
+    keep = torch.ones(col.numel(), dtype=torch.bool, device=col.device)
+    keep[positions] = False
     csum = torch.cat([keep.new_zeros(1, dtype=torch.long), keep.cumsum(0)])
-    new_rowptr = csum[rowptr]
-    return csr_tensor(new_rowptr, col[keep], values[keep], adj.size(0))
+    return csr_tensor(csum[rowptr], col[keep], adj.values()[keep], adj.size(0))

@@ -16,7 +16,7 @@ the checkpoint, and the mean weighted :math:`TC^{Val}` is logged with every eval
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +29,7 @@ from graphkit.data.custom import loader_kwargs, source_summary
 from graphkit.distributed import hits_at_k
 from graphkit.metrics import Evaluator
 from graphkit.models.protocols import LinkModel
-from graphkit.ops import cn_backend_counts, get_cn_backend, remove_edges, to_csr
+from graphkit.ops import cn_backend_counts, edge_positions, get_cn_backend, remove_positions, to_csr
 from graphkit.tasks.optim import Optimizers
 from graphkit.tasks.options import TrainOptions
 from graphkit.tasks.progress import progress
@@ -142,6 +142,11 @@ class LinkTask(Task):
         pos, _ = split_pairs(self.split['train'])
         self.train_pos = pos.to(self.device)
         self.adj = to_csr(self.train_pos, self.num_nodes)
+        # Target-link removal masks the batch's entries out of the fixed training graph: their storage
+        # positions are looked up once here, not per batch.
+        self.train_edge_pos = (
+            edge_positions(self.adj, self.train_pos) if self.cfg['train']['target_link_removal'] else None
+        )
         self.valid = [t if t is None else t.to(self.device) for t in split_pairs(self.split['valid'])]
         self.test = [t if t is None else t.to(self.device) for t in split_pairs(self.split['test'])]
         if self.cfg['data']['use_valedges_as_input']:
@@ -237,7 +242,7 @@ class LinkTask(Task):
                 break
             pos = self.train_pos[:, idx]
             neg_b = neg[:, :, idx].reshape(2, -1)
-            adj = remove_edges(self.adj, pos) if tr['target_link_removal'] else self.adj
+            adj = remove_positions(self.adj, self.train_edge_pos[:, idx]) if tr['target_link_removal'] else self.adj
             optimizer.zero_grad()
             loss = self.train_step(model, self._loss, adj, pos, neg_b)  # inside DDP under torchrun
             (loss if weight == 1 else loss * weight).backward()
@@ -266,38 +271,55 @@ class LinkTask(Task):
         out = [model.predict(h, adj, pairs[:, i : i + bs]).view(-1) for i in chunks]
         return torch.cat(out) if out else pairs.new_empty(0, dtype=torch.float)
 
-    @torch.no_grad()
-    def _evaluate_split(
-        self, model: torch.nn.Module, adj: Tensor, pos: Tensor, neg: Optional[Tensor]
-    ) -> Dict[str, float]:
+    def _queries(
+        self, pos: Tensor, neg: Optional[Tensor]
+    ) -> Tuple[Tuple[Tensor, Tensor], Callable[..., Dict[str, float]]]:
+        """The pairs one split scores (under torchrun this rank's share): positives and negatives, and the function
+        from their scores to the split's metrics."""
         if neg is None:
             raise ValueError(f"Dataset '{self.name}' has no negatives for evaluation")
-        h = model.encode(self.x, adj)
-        pos_score = self._scores(model, h, adj, self.dist.shard(pos)).cpu()  # torchrun: this rank's share
+        pos = self.dist.shard(pos)
         if neg.dim() == 2 and neg.size(0) == 2:  # a shared pool of negative pairs
-            neg_score = self._scores(model, h, adj, self.dist.shard(neg)).cpu()
-            if self.dist.enabled:  # the threshold from every rank's negatives, the hits summed
-                return hits_at_k(pos_score, neg_score, self.ks, self.dist)
-            out = {}
-            for k in self.ks:
-                self.evaluator.K = k
-                out[f'hits@{k}'] = float(
-                    self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score})[f'hits@{k}']
-                )
-            return out
-        pos, neg = self.dist.shard(pos), self.dist.shard(neg, dim=0)
-        src = pos[0].view(-1, 1).expand_as(neg)  # per-positive negatives: rank within each row
-        neg_score = self._scores(model, h, adj, torch.stack([src.reshape(-1), neg.reshape(-1)])).cpu()
-        res = self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score.view(neg.shape)})
-        return {key[:-5]: self.dist.reduce_mean(value) for key, value in res.items() if key.endswith('_list')}
 
+            def hits(pos_score: Tensor, neg_score: Tensor) -> Dict[str, float]:
+                if self.dist.enabled:  # the threshold from every rank's negatives, the hits summed
+                    return hits_at_k(pos_score, neg_score, self.ks, self.dist)
+                out = {}
+                for k in self.ks:
+                    self.evaluator.K = k
+                    out[f'hits@{k}'] = float(
+                        self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score})[f'hits@{k}']
+                    )
+                return out
+
+            return (pos, self.dist.shard(neg)), hits
+        neg = self.dist.shard(neg, dim=0)
+        src = pos[0].view(-1, 1).expand_as(neg)  # per-positive negatives: rank within each row
+
+        def ranks(pos_score: Tensor, neg_score: Tensor) -> Dict[str, float]:
+            res = self.evaluator.eval({'y_pred_pos': pos_score, 'y_pred_neg': neg_score.view(neg.shape)})
+            return {key[:-5]: self.dist.reduce_mean(value) for key, value in res.items() if key.endswith('_list')}
+
+        return (pos, torch.stack([src.reshape(-1), neg.reshape(-1)])), ranks
+
+    @torch.no_grad()
     def evaluate(self, model: torch.nn.Module) -> Dict[str, Dict[str, float]]:
-        """Valid metrics on the training graph, test metrics on the test-time graph."""
+        """Valid metrics on the training graph, test metrics on the test-time graph. Splits on the same graph share
+        one encoding and one scoring pass (pairs are scored independently in eval mode)."""
         model.eval()
-        return {
-            'valid': self._evaluate_split(model, self.adj, *self.valid),
-            'test': self._evaluate_split(model, self.test_adj, *self.test),
-        }
+        splits = {'valid': (self.adj, self.valid), 'test': (self.test_adj, self.test)}
+        out: Dict[str, Dict[str, float]] = {}
+        for name, (adj, _) in splits.items():
+            if name in out:
+                continue
+            names = [other for other, (a, _) in splits.items() if a is adj]
+            queries = [self._queries(*splits[other][1]) for other in names]
+            pairs = [p for q in queries for p in q[0]]
+            h = model.encode(self.x, adj)
+            scores = self._scores(model, h, adj, torch.cat(pairs, dim=1)).cpu().split([p.size(1) for p in pairs])
+            for k, (other, (_, metrics)) in enumerate(zip(names, queries)):
+                out[other] = metrics(scores[2 * k], scores[2 * k + 1])
+        return {'valid': out['valid'], 'test': out['test']}
 
     def state_dict(self) -> Dict[str, Any]:
         """The reweighted edge weights (TC reweighting only), so that ``--resume`` continues on the same graph."""

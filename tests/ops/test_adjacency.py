@@ -6,9 +6,11 @@ from graphkit.ops import (
     check_edge_index,
     csr_parts,
     degree,
+    edge_positions,
     gcn_norm,
     pairs_to_csr,
     remove_edges,
+    remove_positions,
     rw_norm,
     to_csr,
 )
@@ -148,6 +150,37 @@ def test_remove_edges(g):
         assert out.layout == torch.sparse_csr
         rowptr, col = csr_parts(out)
         assert rowptr[-1] == col.numel() == int((expected != 0).sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(max_pairs=12))
+def test_positions_looked_up_once_remove_like_remove_edges(g):
+    # Target-link removal as a mask: positions of all pairs once, then any subset (a batch) per call.
+    n, edges, pairs = g
+    for symmetric in (True, False):
+        adj = to_csr(as_index(edges), n, symmetric=symmetric, self_loops='keep')
+        p = as_index(pairs)
+        pos = edge_positions(adj, p)
+        rowptr, col = csr_parts(adj)
+        row = torch.repeat_interleave(torch.arange(n), rowptr.diff())
+        for b, (i, j) in enumerate(pairs):
+            for side, (a, c) in enumerate(((i, j), (j, i))):
+                k = int(pos[side, b])
+                present = bool(adj.to_dense()[a, c] != 0)
+                assert (k >= 0) == present
+                assert k < 0 or (int(row[k]), int(col[k])) == (a, c)
+        for subset in (slice(None), slice(0, None, 2)):
+            out = remove_positions(adj, pos[:, subset])
+            ref = remove_edges(adj, p[:, subset])
+            assert torch.equal(out.to_dense(), ref.to_dense())
+            assert torch.equal(out.crow_indices(), ref.crow_indices())
+
+
+def test_remove_positions_validates():
+    adj = to_csr(torch.tensor([[0, 1], [1, 2]]))
+    with pytest.raises(ValueError, match="'positions' holds position 9"):
+        remove_positions(adj, torch.tensor([9]))
+    assert torch.equal(remove_positions(adj, torch.tensor([-1, -1])).to_dense(), adj.to_dense())
 
 
 def test_remove_edges_keeps_values_and_validates():
