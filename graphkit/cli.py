@@ -12,6 +12,8 @@ r"""The ``graphkit`` command line: thin wrappers that resolve names and configs,
     graphkit predict runs/mine --pairs candidates.csv
     graphkit recommend runs/ultragcn-mine --users all --k 20
     graphkit datasets
+    graphkit tune ncn --dataset cora --trials 20 --out tunes/ncn-cora --set train.epochs=20
+    graphkit compare runs/gae-cora runs/ncn-cora tunes/ncn-cora --out compare/
 """
 
 from __future__ import annotations
@@ -77,6 +79,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines')
     train.add_argument('--print-config', action='store_true', help='print the resolved config and exit')
+    train.add_argument(
+        '--log',
+        choices=('none', 'tensorboard'),
+        default='none',
+        help='also log scalars to RUN_DIR/tensorboard (needs the tensorboard extra) (default: none)',
+    )
+
+    tune = sub.add_parser('tune', help='hyperparameter search with Optuna (the tune extra), one run directory a trial')
+    tune.add_argument('model', help='registered model name')
+    tune.add_argument('--dataset', required=True)
+    tune.add_argument(
+        '--space',
+        default=None,
+        metavar='FILE.yaml',
+        help='search space: a YAML file or a shipped <model>/<dataset> (default: the shipped space of the pair)',
+    )
+    tune.add_argument('--trials', type=int, required=True, help='complete trials of the whole study (all processes)')
+    tune.add_argument('--out', default=None, help='study folder (default: tunes/<model>-<dataset>)')
+    tune.add_argument('--storage', default=None, help='Optuna RDB URL (default: sqlite:///OUT/study.db)')
+    tune.add_argument('--study', default=None, help='study name in the storage (default: <model>-<dataset>)')
+    tune.add_argument('--timeout', type=float, default=None, metavar='S', help='start no trial after S seconds')
+    tune.add_argument('--pruner', choices=('median', 'none'), default='median', help='(default: median)')
+    tune.add_argument(
+        '--set',
+        dest='overrides',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE',
+        help='fix one config key for every trial, e.g. --set train.epochs=20 (repeatable)',
+    )
+    tune.add_argument('--config', default=None, help='a YAML file overriding the preset for every trial')
+    tune.add_argument('--root', default=None, help='data root (default: $GRAPHKIT_DATA, then datasets/)')
+    tune.add_argument('--runs', type=int, default=1, help='runs (seeds) per trial; the objective is their mean')
+    tune.add_argument('--seed', type=int, default=0, help="seed of each trial's first run (default: 0)")
+    tune.add_argument('--sampler-seed', type=int, default=None, help='seed of the TPE sampler (one process only)')
+    tune.add_argument('--device', default='cpu')
+    tune.add_argument('--threads', type=int, default=None, help='CPU threads of torch')
+    tune.add_argument('--log', choices=('none', 'tensorboard'), default='none', help='per-trial logging')
+
+    compare = sub.add_parser(
+        'compare', help='a table (Markdown, CSV) and learning curves (PNG) of run directories and tune studies'
+    )
+    compare.add_argument('dirs', nargs='+', metavar='DIR', help='run directories and/or graphkit tune study folders')
+    compare.add_argument('--out', default=None, help='where compare.csv and the PNGs go (default: compare/)')
+    compare.add_argument('--storage', default=None, help="a study's Optuna URL, if not OUT/study.db")
 
     evaluate = sub.add_parser('evaluate', help="re-evaluate a run directory's best models")
     evaluate.add_argument('run_dir')
@@ -213,12 +260,7 @@ def _train(args: argparse.Namespace) -> int:
 
     model_cls = MODELS.get(args.model)
     task_cls = TASKS.get(model_cls.task)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f'--threads must be >= 1 (got {args.threads})')
-        import torch
-
-        torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     if args.stop_after is not None and not args.stop_after > 0:
         raise ValueError(f'--stop-after must be > 0 seconds (got {args.stop_after})')
     overrides = list(args.overrides)
@@ -241,6 +283,9 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f'--runs must be >= 1 (got {runs})')
     if args.init_from is not None and not Path(args.init_from).is_dir():
         raise FileNotFoundError(f"--init-from '{args.init_from}' is not a directory")
+    from graphkit.tasks.tensorboard import make_loggers
+
+    callbacks = make_loggers(args.log)  # a missing extra fails here, before anything is written
     out = args.out or f'runs/{args.model}-{_dataset_label(args.dataset)}-{time.strftime("%Y%m%d-%H%M%S")}'
     opts = TrainOptions(
         model=args.model,
@@ -254,6 +299,7 @@ def _train(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         init_from=args.init_from,
         stop_after=args.stop_after,
+        callbacks=callbacks,
     )
     try:
         summary = task_cls(opts, cfg).run()
@@ -262,6 +308,56 @@ def _train(args: argparse.Namespace) -> int:
         return EXIT_SUSPENDED
     print(format_table(summary))
     print(f'Run directory: {out}')
+    return 0
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f'--threads must be >= 1 (got {threads})')
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from graphkit.tasks.tensorboard import make_loggers
+    from graphkit.tune import tune
+
+    _set_threads(args.threads)
+    _check_device(args.device)
+    make_loggers(args.log)  # a missing extra fails before the study starts
+    out = args.out or f'tunes/{args.model.lower()}-{_dataset_label(args.dataset)}'
+    result = tune(
+        args.model,
+        args.dataset,
+        args.trials,
+        out,
+        space=args.space,
+        storage=args.storage,
+        study_name=args.study,
+        timeout=args.timeout,
+        pruner=args.pruner,
+        overrides=args.overrides,
+        config_file=args.config,
+        root=args.root,
+        runs=args.runs,
+        seed=args.seed,
+        sampler_seed=args.sampler_seed,
+        device=args.device,
+        callbacks=lambda: make_loggers(args.log),
+    )
+    print(f'Study folder: {out}')
+    return 0 if result['best'] is not None else 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from graphkit.compare import compare
+
+    result = compare(args.dirs, args.out or 'compare', storage=args.storage)
+    print(result['markdown'])
+    print(f'\nWrote {", ".join(result["files"])}')
     return 0
 
 
@@ -365,6 +461,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         'predict': _predict,
         'recommend': _recommend,
         'datasets': _datasets,
+        'tune': _tune,
+        'compare': _compare,
     }[args.command]
     try:
         return handler(args)
