@@ -25,7 +25,7 @@ What the run loop (:class:`graphkit.tasks.run.Task`) does with it:
   counts, error sums. The Hits@K threshold comes from all negatives (every rank's top :math:`K` are gathered,
   :func:`hits_at_k`). The values equal those of one process up to the order of floating-point sums.
 * **Writes.** Only rank 0 writes the run directory and prints; the other ranks are quiet.
-* **Failures.** A collective that does not complete within ``GRAPHKIT_DIST_TIMEOUT`` seconds (default 600), or
+* **Failures.** A collective that does not complete within ``GRAPHKIT_DIST_TIMEOUT`` seconds (default 1800), or
   whose peer has died, raises :class:`RankFailure` (a clear message, exit status 2) instead of hanging.
 """
 
@@ -44,7 +44,7 @@ from torch import Tensor
 __all__ = ['Distributed', 'RankFailure', 'launch_env', 'hits_at_k']
 
 #: Seconds a collective may wait for the other ranks before the process group gives up.
-DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_TIMEOUT_S = 1800.0
 
 
 class RankFailure(ValueError):
@@ -330,7 +330,8 @@ class Distributed:
         import numpy as np
 
         state, np_state = random.getstate(), np.random.get_state()
-        with torch.random.fork_rng(devices=[]):
+        cuda = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+        with torch.random.fork_rng(devices=cuda):  # the ranks' own CUDA streams are restored too
             s = _mix(seed, epoch, 1)
             random.seed(s)
             np.random.seed(s % 2**32)

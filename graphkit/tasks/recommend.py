@@ -119,8 +119,10 @@ class RecommendTask(Task):
         """One epoch over the shuffled training pairs (the last, smaller batch kept); under ``torchrun`` this
         rank's share of each global batch, with its own negatives. A loss summed over the batch (UltraGCN's
         official ``reduction: sum``) is weighted by the number of ranks, a mean loss by the rank's share, so that
-        the averaged gradient is the global batch's (the L2 term of a ``sum`` loss over the batch's rows counts a
-        row once per rank that holds it)."""
+        the averaged gradient is the global batch's data term. A regulariser inside the loss is computed by every
+        rank: one over the batch's rows (UltraGCN ``l2_on: batch``) then counts a row once per rank that holds it,
+        one over all rows (``l2_on: all``, official) counts :math:`N` times under a ``sum`` loss (divide
+        ``model.gamma`` by :math:`N` to keep its strength)."""
         bs = self.cfg['train']['batch_size']
         model.train()
         num_pos = self.train_pos.size(1)

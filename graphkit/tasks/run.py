@@ -488,6 +488,8 @@ class Task:
                     bad += 1
                 self.log(self._eval_line(run, epoch, loss, res) + (f' | {timing}' if timing else ''))
                 stopped = over or (tr['early_stop'] is not None and bad >= tr['early_stop'])
+                if tr['early_stop'] is not None:  # torchrun: the ranks stop together, whatever their last bits
+                    stopped = self.dist.any(stopped)
                 for cb in self.callbacks:
                     cb.on_eval(self, run, epoch, loss, res)
             if epoch > 0:
