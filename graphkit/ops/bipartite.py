@@ -17,7 +17,7 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from graphkit.ops.topk import topk_full_ranking
+from graphkit.ops.topk import _topk_tiebreak
 
 
 def bipartite_pairs(edge_index: Tensor, num_users: int, num_items: int) -> Tuple[Tensor, Tensor]:
@@ -141,12 +141,14 @@ def item_item_neighbors(
         block = torch.from_numpy((at[idx] @ a).toarray())  # [b, I] rows of G
         return block * row_scale[q.cpu()].view(-1, 1) * col_scale.view(1, -1)
 
-    exclude = None
-    if exclude_self:
-        exclude = (torch.arange(num_items + 1), torch.arange(num_items))
-    neighbors = topk_full_ranking(rows, num_items, k, exclude=exclude, chunk_size=chunk_size)
+    # one pass: each chunk of G's rows is formed once, ranked, and its weights gathered from the same block
+    neighbors = torch.empty(num_items, k, dtype=torch.long)
     weights = torch.empty(num_items, k, dtype=torch.float64)
     for start in range(0, num_items, chunk_size):
         q = torch.arange(start, min(start + chunk_size, num_items))
-        weights[q] = rows(q).gather(1, neighbors[q])
+        block = rows(q)
+        if exclude_self:  # never ranked: k <= num_items - 1 leaves enough other items
+            block[torch.arange(q.numel()), q] = -float('inf')
+        top = _topk_tiebreak(block.float(), k)  # ranked in float32, as the ranking helpers do
+        neighbors[q], weights[q] = top, block.gather(1, top)
     return neighbors.to(device), weights.float().to(device)
