@@ -239,7 +239,8 @@ def _set_key(cfg: Dict[str, Any], key: str, value: Any) -> None:
 
 class _Reporter(Callback):
     r"""Reports the selection metric of run 0 on :obj:`split` to the trial after every evaluation, and raises
-    :class:`optuna.TrialPruned` when the pruner says so."""
+    :class:`optuna.TrialPruned` when the pruner says so (never after the last epoch: a trial that has trained
+    fully is complete)."""
 
     def __init__(self, trial: Any, split: str) -> None:
         self.trial, self.split = trial, split
@@ -249,7 +250,8 @@ class _Reporter(Callback):
         if run != 0 or value is None or value != value:
             return
         self.trial.report(float(value), epoch)
-        if self.trial.should_prune():
+        last = epoch >= task.cfg['train']['epochs']  # the trial has trained fully: it completes, not pruned
+        if not last and self.trial.should_prune():
             raise _optuna().TrialPruned(f'pruned after epoch {epoch} ({self.split} {task.metric} {value:.4f})')
 
     def __repr__(self) -> str:

@@ -188,3 +188,21 @@ def test_two_processes_share_one_study(setup, tmp_path):
     assert len(numbers) == len(set(numbers))  # each trial reported by one process only
     assert all('surplus' in t.user_attrs.get('error', '') for t in study.trials if t.state.name == 'FAIL')
     assert (out / 'best.yaml').is_file()
+
+
+def test_reporter_prunes_before_the_last_epoch_only():
+    from types import SimpleNamespace
+
+    from graphkit.tune import _Reporter
+
+    reported = []
+    trial = SimpleNamespace(number=0, report=lambda v, step: reported.append((step, v)), should_prune=lambda: True)
+    task = SimpleNamespace(metric='hits@20', cfg={'train': {'epochs': 4}})
+    reporter = _Reporter(trial, 'valid')
+    reporter.on_eval(task, 1, 2, None, {'valid': {'hits@20': 0.5}})  # run 1: not reported
+    assert reported == []
+    with pytest.raises(optuna.TrialPruned, match='pruned after epoch 2'):
+        reporter.on_eval(task, 0, 2, None, {'valid': {'hits@20': 0.5}})
+    reporter.on_eval(task, 0, 4, None, {'valid': {'hits@20': 0.75}})  # the last epoch: completes
+    assert reported == [(2, 0.5), (4, 0.75)]
+    assert repr(reporter) == "_Reporter(trial=0, split='valid')"
