@@ -72,7 +72,9 @@ EOF
 train() {  # NAME, then graphkit train arguments: one short training on cuda, its time and metrics
   local name=$1; shift
   local out="$WORK/runs/$name" t=$(date +%s)
-  if timeout 120 $PY -m graphkit train "$@" --device "$DEVICE" --quiet --out "$out" > "$WORK/$name.log" 2>&1; then
+  timeout 120 $PY -m graphkit train "$@" --device "$DEVICE" --quiet --out "$out" > "$WORK/$name.log" 2>&1
+  local rc=$?
+  if (( rc == 0 )); then
     $PY - "$out" "$name" "$(( $(date +%s) - t ))" <<'EOF'
 import json, sys
 s = json.load(open(f'{sys.argv[1]}/summary.json'))
@@ -81,7 +83,8 @@ shown = ', '.join(f'{k} {v["mean"]:.4f}' for k, v in s[split].items() if v['mean
 print(f'{sys.argv[2]:<22} {s["versions"]["device"]:<7} {float(sys.argv[3]):>4.0f} s   {split}: {shown}')
 EOF
   else
-    echo "$name FAILED:"; tail -5 "$WORK/$name.log"; FAILED+=("$name")
+    if (( rc == 124 )); then echo "$name FAILED: over 120 s"; else echo "$name FAILED (exit $rc):"; fi
+    tail -5 "$WORK/$name.log"; FAILED+=("$name")
   fi
 }
 
@@ -90,12 +93,12 @@ train gae-cora gae --dataset cora --epochs 20
 train ncn-cora ncn --dataset cora --epochs 5
 train ncnc-cora ncnc --dataset cora --epochs 3
 train gcn-cora gcn --dataset cora --epochs 50
-train pamc-cora pamc --dataset cora --epochs 20 --set train.pretrain_epochs=5
+train pamc-cora pamc --dataset cora --epochs 50
 train ultragcn-gen ultragcn --dataset rec-gen --root "$WORK" --epochs 5
 train lightgcn-gen lightgcn --dataset rec-gen --root "$WORK" --epochs 5
 train rphgnn-hgb-tiny rphgnn --dataset hgb-tiny --root "$WORK" --epochs 10 --set model.hidden_channels=16
-train gin-degree gin --dataset synthetic-degree --epochs 5
-train gsm-degree gsm --dataset synthetic-degree --epochs 3
+train gin-degree gin --dataset synthetic-degree --epochs 5 --set data.num_nodes=200
+train gsm-degree gsm --dataset synthetic-degree --epochs 3 --set data.num_nodes=200
 
 NPROC=$($PY -c 'import torch; print(torch.cuda.device_count())')
 [[ $DEVICE == cpu ]] && NPROC=2
