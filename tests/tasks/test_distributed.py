@@ -242,6 +242,7 @@ def test_every_family_trains_data_parallel_under_torchrun(tmp_path):
         stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == 0, f'{family}: {stderr[-3000:]}'
         assert stdout.count('Run directory:') == 1, family  # only rank 0 prints
+        assert stderr.count('Processing ') <= 1, family  # rank 0 parses and caches; the other rank reads the cache
         runs = tmp_path / family / 'runs'
         assert [p.name for p in runs.iterdir() if p.name != '.cache'] == ['ddp'], family  # one run directory
         summary = json.loads((runs / 'ddp' / 'summary.json').read_text())
