@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import torch
 from torch import Tensor
 
-__all__ = ['Distributed', 'RankFailure', 'launch_env', 'hits_at_k']
+__all__ = ['Distributed', 'RankFailure', 'launch_env', 'hits_at_k', 'mix_seeds']
 
 #: Seconds a collective may wait for the other ranks before the process group gives up.
 DEFAULT_TIMEOUT_S = 1800.0
@@ -305,7 +305,7 @@ class Distributed:
         (a last batch smaller than :math:`N`) gets the batch's first item with weight 0, so that every rank takes
         part in every step.
         """
-        gen = torch.Generator().manual_seed(_mix(seed, epoch))
+        gen = torch.Generator().manual_seed(mix_seeds(seed, epoch))
         perm = torch.randperm(n, generator=gen).to(device)
         stops = range(batch_size, max(n // batch_size, 1) * batch_size + 1, batch_size) if drop_last else None
         starts = list(range(0, n, batch_size)) if stops is None else [s - batch_size for s in stops]
@@ -332,7 +332,7 @@ class Distributed:
         state, np_state = random.getstate(), np.random.get_state()
         cuda = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
         with torch.random.fork_rng(devices=cuda):  # the ranks' own CUDA streams are restored too
-            s = _mix(seed, epoch, 1)
+            s = mix_seeds(seed, epoch, 1)
             random.seed(s)
             np.random.seed(s % 2**32)
             torch.manual_seed(s)
@@ -375,7 +375,7 @@ class Distributed:
                     dist.broadcast(b.data, 0)
 
 
-def _mix(*values: int) -> int:
+def mix_seeds(*values: int) -> int:
     """A 63-bit seed from a few integers (a fixed hash: equal on every rank and across runs)."""
     h = 0x9E3779B97F4A7C15
     for v in values:

@@ -31,7 +31,7 @@ import torch
 
 import graphkit
 from graphkit.configs.schema import Field, model_schema, validate
-from graphkit.distributed import Distributed, _mix
+from graphkit.distributed import Distributed, mix_seeds
 from graphkit.io import safe_torch_load
 from graphkit.metrics.names import is_better, metric_direction
 from graphkit.tasks.callbacks import Suspended
@@ -432,7 +432,7 @@ class Task:
                     f'the config ({"; ".join(lines[:3])[:300]})'
                 ) from None
         if ckpt is None and self.dist.rank > 0:  # each rank its own stream (dropout, negatives a model draws)
-            seed_everything(_mix(seed, self.dist.rank))
+            seed_everything(mix_seeds(seed, self.dist.rank))
         self._ddp = self.dist.wrap(model) if optimizer is not None else None
         t0 = time.perf_counter() - elapsed
         budget = tr['time_budget_s']
@@ -662,7 +662,7 @@ class Task:
             )
         if self.dist.rank == 0:
             return ckpt['rng'] if ranks is None else ranks[0]
-        seed_everything(_mix(seed, self.dist.rank, int(ckpt['epoch'])))
+        seed_everything(mix_seeds(seed, self.dist.rank, int(ckpt['epoch'])))
         return rng_state()
 
 
