@@ -144,8 +144,10 @@ def _fmt(stat: Optional[Dict[str, Optional[float]]], scale: float) -> str:
 
 
 def _differing(runs: Sequence[RunInfo]) -> List[str]:
-    """Config (outside ``model``) and protocol keys whose values differ between :obj:`runs`."""
-    flat = [_flags(r) for r in runs]
+    """Config and protocol keys whose values differ between :obj:`runs` (``model.*`` keys only when every run is
+    of one model: between models, all of them differ)."""
+    same_model = len({r.summary.get('model') for r in runs}) == 1
+    flat = [_flags(r, same_model) for r in runs]
     keys = list(dict.fromkeys(k for f in flat for k in f))
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat}) > 1]
 
@@ -154,8 +156,8 @@ def _short(v: Any) -> str:
     return f'{v:.4g}' if isinstance(v, float) else str(v)
 
 
-def _flags(r: RunInfo) -> Dict[str, Any]:
-    out = {k: v for k, v in flatten(r.config).items() if not k.startswith('model.')}
+def _flags(r: RunInfo, model_keys: bool = False) -> Dict[str, Any]:
+    out = {k: v for k, v in flatten(r.config).items() if model_keys or not k.startswith('model.')}
     out.update({f'protocol.{k}': v for k, v in flatten(r.summary.get('protocol') or {}).items()})
     return out
 
@@ -168,7 +170,7 @@ def table_rows(runs: Sequence[RunInfo]) -> List[Dict[str, Any]]:
         s, m = r.summary, r.metric
         scale = 100.0 if metric_direction(m) == 'max' else 1.0
         per_epoch = [x['train_time_per_epoch_s'] for x in s['runs'] if x.get('train_time_per_epoch_s') is not None]
-        flags = _flags(r)
+        flags = _flags(r, model_keys=True)
         rows.append(
             {
                 'run': r.label,
@@ -287,7 +289,9 @@ def plot_study(study_dir: Path, out: Path, storage: Optional[str] = None) -> Lis
         warnings.simplefilter('ignore')  # Optuna marks its matplotlib plots experimental
         ax = ovm.plot_optimization_history(study)
         ax.set_title('', loc='left')  # Optuna's own title, replaced by one that names the study
-        ax.set_title(f'{name}: optimisation history ({len(study.trials)} trials)')
+        states = [t.state.name.lower() for t in study.trials]
+        counts = ', '.join(f'{states.count(k)} {k}' for k in ('complete', 'pruned', 'fail') if k in states)
+        ax.set_title(f'{name}: optimisation history ({len(states)} trials: {counts})', fontsize=11)
         ax.set_ylabel(f'{info.get("split", "valid")} {info.get("metric", "objective")} (objective)')
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.figure.set_size_inches(7.0, 4.0)
