@@ -206,3 +206,23 @@ def test_reporter_prunes_before_the_last_epoch_only():
     reporter.on_eval(task, 0, 4, None, {'valid': {'hits@20': 0.75}})  # the last epoch: completes
     assert reported == [(2, 0.5), (4, 0.75)]
     assert repr(reporter) == "_Reporter(trial=0, split='valid')"
+
+
+def test_a_stale_trial_of_another_host_is_replaced(setup, tmp_path, monkeypatch):
+    import graphkit.tune as tune_module
+
+    root, space = setup
+    out = tmp_path / 'study'
+    monkeypatch.setattr(tune_module, 'HEARTBEAT_S', 1)
+    monkeypatch.setattr(tune_module, 'GRACE_S', 1)
+    argv = _argv(root, space, out, 1, '--set', 'train.epochs=2', '--pruner', 'none')
+    assert main([*argv, '--timeout', '0.001']) == 1  # makes the study, starts no trial
+    study = _study(out)
+    ghost = study.ask()  # a trial of a process on another machine that died: its heartbeat stops
+    ghost.set_user_attr('host', 'another-host')
+    ghost.set_user_attr('pid', 1)
+    study._storage.record_heartbeat(ghost._trial_id)
+    time.sleep(2.5)
+    assert main(argv) == 0
+    states = {t.number: t.state.name for t in _study(out).trials}
+    assert states == {0: 'FAIL', 1: 'COMPLETE'}
