@@ -686,6 +686,7 @@ def load_run(
     if run not in records:
         raise ValueError(f"'run' must be one of {sorted(records)} for '{run_dir}' (got {run})")
     first = summary['runs'][0]
+    cfg = _with_new_keys(cfg, summary['model'], summary['task'])
     opts = TrainOptions(
         model=summary['model'],
         dataset=dataset or summary['dataset'],
@@ -700,6 +701,24 @@ def load_run(
     model, _ = task.build()
     load_model_state(model, rundir.best_state(run))
     return summary, task, model.eval()
+
+
+def _with_new_keys(cfg: Dict[str, Any], model: str, task: str) -> Dict[str, Any]:
+    """:obj:`cfg` (a run's recorded ``config.yaml``) with the keys added to graphkit since the run was made taken
+    from today's defaults of its model and task (*e.g.* ``model.cn_backend``), so that older run directories still
+    load; recorded keys are kept as they are."""
+    from graphkit.configs import load_config
+
+    def fill(have: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
+        out = dict(have)
+        for key, value in defaults.items():
+            if key not in out:
+                out[key] = value
+            elif isinstance(out[key], dict) and isinstance(value, dict):
+                out[key] = fill(out[key], value)
+        return out
+
+    return fill(cfg, load_config(model, None, None, [], task=task))
 
 
 def load_model_state(model: torch.nn.Module, path: os.PathLike, strict: bool = True) -> Any:

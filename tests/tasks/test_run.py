@@ -396,3 +396,19 @@ def test_callbacks_see_every_epoch_and_evaluation(root, tmp_path):
         ('end', True),
         ('close',),
     ]
+
+
+def test_a_run_made_before_a_config_key_existed_still_loads(root, tmp_path):
+    import yaml
+
+    from graphkit.tasks.run import load_run
+
+    out = tmp_path / 'old'
+    assert main(_tiny('gae', root, out, '--quiet', '--epochs', '1', *sets('model.hidden_channels=8'))) == 0
+    cfg = yaml.safe_load((out / 'config.yaml').read_text())
+    dropped = sorted(cfg['model'])[0]
+    del cfg['model'][dropped]  # as if the key had been added to graphkit after the run was made
+    (out / 'config.yaml').write_text(yaml.safe_dump(cfg))
+    summary, task, model = load_run(out, str(root))
+    assert dropped in task.cfg['model'] and summary['model'] == 'gae'
+    assert main(['evaluate', str(out), '--root', str(root)]) == 0
