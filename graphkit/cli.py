@@ -304,7 +304,8 @@ def _train(args: argparse.Namespace) -> int:
     try:
         summary = task_cls(opts, cfg).run()
     except Suspended as e:
-        print(f'graphkit train: {e}; continue with: graphkit train ... --out {out} --resume', file=sys.stderr)
+        if _main_rank():
+            print(f'graphkit train: {e}; continue with: graphkit train ... --out {out} --resume', file=sys.stderr)
         return EXIT_SUSPENDED
     print(format_table(summary))
     print(f'Run directory: {out}')
@@ -452,6 +453,17 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _main_rank() -> bool:
+    """Whether this process prints (a plain process, or rank 0 under ``torchrun`` / ``srun``)."""
+    from graphkit.distributed import launch_env
+
+    try:
+        env = launch_env()
+    except ValueError:
+        return True
+    return env is None or env[0] == 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
@@ -467,8 +479,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
+        from graphkit.distributed import RankFailure
+
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f'graphkit {args.command}: error: {msg}', file=sys.stderr)
+        if _main_rank() or isinstance(e, RankFailure):  # under torchrun every rank fails alike: say it once
+            print(f'graphkit {args.command}: error: {msg}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f'graphkit {args.command}: interrupted; continue with --resume', file=sys.stderr)

@@ -412,3 +412,15 @@ def test_a_run_made_before_a_config_key_existed_still_loads(root, tmp_path):
     summary, task, model = load_run(out, str(root))
     assert dropped in task.cfg['model'] and summary['model'] == 'gae'
     assert main(['evaluate', str(out), '--root', str(root)]) == 0
+
+
+def test_under_torchrun_only_rank_zero_prints_a_config_error(root, tmp_path, capsys, monkeypatch):
+    argv = _tiny('gae', root, tmp_path / 'r', *sets('train.lr=-1'))
+    monkeypatch.setenv('RANK', '1')
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    assert main(argv) == 2 and capsys.readouterr().err == ''
+    monkeypatch.setenv('RANK', '0')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    assert main(argv) == 2 and "Config key 'train.lr'" in capsys.readouterr().err
+    assert not (tmp_path / 'r').exists()
