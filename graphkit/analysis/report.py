@@ -196,6 +196,7 @@ def analyze_tc(
                     str(out_dir / 'binned.png'),
                     metric=headline,
                     title=f'{dataset} / {report["model"]}: mean {headline} per bin',
+                    correlations=report['correlations'][headline],
                 )
             )
             files.append(
