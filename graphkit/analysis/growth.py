@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from graphkit.analysis.shift import distribution_shift
-from graphkit.data.link_split import _sample_non_edges, check_link_split, undirected_pairs
+from graphkit.data.link_split import check_link_split, sample_non_edges, undirected_pairs
 from graphkit.metrics.topology import node_degree, topological_concentration
 
 __all__ = ['growing_graph', 'time_ordered_split', 'shift_by_time']
@@ -173,7 +173,7 @@ def time_ordered_split(
     lo, hi = torch.minimum(ei[0], ei[1]), torch.maximum(ei[0], ei[1])
     gen = torch.Generator().manual_seed(seed)
     n_valid, n_test = int(parts['valid'].sum()) * num_neg, int(parts['test'].sum()) * num_neg
-    neg = _sample_non_edges(lo * num_nodes + hi, num_nodes, n_valid + n_test, gen)
+    neg = sample_non_edges(lo * num_nodes + hi, num_nodes, n_valid + n_test, gen)
     split: Dict[str, Dict[str, Tensor]] = {}
     for name, mask in parts.items():
         split[name] = {'edge': torch.stack([lo[mask], hi[mask]], 1), 'year': time[mask]}

@@ -28,6 +28,8 @@ from typing import Dict, List, Sequence
 import torch
 from torch import Tensor
 
+from graphkit.metrics.link import roc_auc
+
 __all__ = [
     'CN_BUCKETS',
     'bucket_labels',
@@ -90,16 +92,6 @@ def hits_threshold(neg_score: Tensor, k: int) -> float:
     return float(torch.topk(neg, k).values[-1])
 
 
-def _auc(pos: Tensor, neg: Tensor) -> float:
-    """P[pos > neg] + P[pos == neg] / 2 over all (pos, neg) pairs; NaN if either is empty."""
-    if pos.numel() == 0 or neg.numel() == 0:
-        return math.nan
-    srt = torch.sort(neg).values
-    below = torch.searchsorted(srt, pos, right=False)
-    upto = torch.searchsorted(srt, pos, right=True)
-    return float((below + 0.5 * (upto - below)).sum()) / (pos.numel() * neg.numel())
-
-
 def bucketed_hits(
     pos_score: Tensor,
     neg_score: Tensor,
@@ -160,7 +152,7 @@ def bucketed_hits(
                 'share_top_neg': float(top[nb == b].sum()) / max(int(top.sum()), 1),
                 'mean_pos': float(p.mean()) if p.numel() else math.nan,
                 'mean_neg': float(n.mean()) if n.numel() else math.nan,
-                'auc': _auc(p, n),
+                'auc': roc_auc(p, n) if p.numel() and n.numel() else math.nan,  # NaN for an empty side
             }
         )
     return out

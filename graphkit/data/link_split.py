@@ -13,7 +13,7 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
-__all__ = ['ncn_link_split', 'random_link_split', 'undirected_pairs', 'check_link_split']
+__all__ = ['ncn_link_split', 'random_link_split', 'undirected_pairs', 'check_link_split', 'sample_non_edges']
 
 SplitDict = Dict[str, Dict[str, Tensor]]
 
@@ -52,7 +52,7 @@ def _codes(pairs: Tensor, num_nodes: int) -> Tensor:
     return torch.minimum(pairs[0], pairs[1]) * num_nodes + torch.maximum(pairs[0], pairs[1])
 
 
-def _sample_non_edges(pos_codes: Tensor, num_nodes: int, count: int, generator: torch.Generator) -> Tensor:
+def sample_non_edges(pos_codes: Tensor, num_nodes: int, count: int, generator: torch.Generator) -> Tensor:
     r"""``count`` distinct pairs ``i < j`` drawn uniformly (without replacement) from the
     non-edges."""
     total = num_nodes * (num_nodes - 1) // 2
@@ -158,7 +158,7 @@ def ncn_link_split(
     n_t = int(math.floor(test_ratio * E))
     pos = pos[:, torch.randperm(E, generator=g)]
     val_all, test, train = pos[:, :n_v], pos[:, n_v : n_v + n_t], pos[:, n_v + n_t :]
-    neg = _sample_non_edges(_codes(pos, num_nodes), num_nodes, n_v + n_t, g)
+    neg = sample_non_edges(_codes(pos, num_nodes), num_nodes, n_v + n_t, g)
     val_all = val_all[:, torch.randperm(n_v, generator=g)]
     num_val = int(n_v * val_ratio / test_ratio)
     valid, back = val_all[:, n_v - num_val :], val_all[:, : n_v - num_val]
@@ -212,7 +212,7 @@ def random_link_split(
     pos = pos[:, torch.randperm(E, generator=g)]
     valid, test = pos[:, :n_v], pos[:, n_v : n_v + n_t]
     train = _sorted_pairs(pos[:, n_v + n_t :], num_nodes)
-    neg = _sample_non_edges(_codes(pos, num_nodes), num_nodes, nv_neg + nt_neg, g)
+    neg = sample_non_edges(_codes(pos, num_nodes), num_nodes, nv_neg + nt_neg, g)
     split = _pack(train, valid, test, neg[:, :nv_neg], neg[:, nv_neg:])
     check_link_split(split, num_nodes, pos)
     return split
