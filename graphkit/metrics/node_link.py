@@ -50,6 +50,7 @@ def node_link_metrics(
     chunk_size: int = 64,
     queries: Optional[Tensor] = None,
     h: Optional[Tensor] = None,
+    pair_chunk_size: int = 2048,
 ) -> Dict[str, Tensor]:
     r"""Per-node Recall / Precision / F1 / NDCG / Hit at each :math:`k` and MRR, ranking every query node
     against all :math:`N` nodes with :obj:`model.predict(model.encode(x, adj), adj, pairs)`.
@@ -61,7 +62,8 @@ def node_link_metrics(
     Ground truth of node :math:`i` are its neighbours in :obj:`truth_edges`; :math:`\mathcal{X}_i` its
     neighbours in :obj:`exclude_edges` (and :math:`i` itself if :obj:`exclude_self`). Ties are ordinal (lower
     node index first); MRR is :math:`1 / \mathrm{rank}` of the best-ranked true neighbour in the full ranking.
-    Memory is :math:`O(\text{chunk\_size} \cdot N)`.
+    Memory is :math:`O(\text{chunk\_size} \cdot N)` for the scores; the model sees at most
+    :obj:`pair_chunk_size` pairs per call, so its intermediates stay small (large ones cost page faults).
 
     .. note::
         The official code does not exclude the query node itself (:obj:`exclude_self=False` reproduces it) and
@@ -81,6 +83,7 @@ def node_link_metrics(
         chunk_size (int, optional): Query nodes scored at once. (default: :obj:`64`)
         queries (torch.Tensor, optional): Query nodes; default every node with a truth edge.
         h (torch.Tensor, optional): Precomputed :obj:`model.encode(x, adj)`. (default: :obj:`None`)
+        pair_chunk_size (int, optional): Pairs per :obj:`model.predict` call. (default: :obj:`2048`)
 
     Returns:
         dict of :obj:`float64` tensors of shape :obj:`(N,)`: ``'recall@k'``, ``'precision@k'``, ``'f1@k'``,
@@ -104,9 +107,13 @@ def node_link_metrics(
         h = model.encode(x, adj)
     cand = torch.arange(n, device=device)
 
+    if pair_chunk_size < 1:
+        raise ValueError(f"'pair_chunk_size' must be a positive integer (got {pair_chunk_size})")
+
     def score_fn(q: Tensor) -> Tensor:
         pairs = torch.stack([q.repeat_interleave(n), cand.repeat(q.numel())])
-        return model.predict(h, adj, pairs).view(q.numel(), n)
+        parts = [model.predict(h, adj, p).view(-1) for p in pairs.split(pair_chunk_size, dim=1)]
+        return torch.cat(parts).view(q.numel(), n)
 
     per_query = ranking_metrics(score_fn, truth, ks, exclude=exclude, chunk_size=chunk_size, queries=queries)
     out = {}
@@ -129,6 +136,7 @@ def split_node_link_metrics(
     exclude_self: bool = False,
     ks: Iterable[int] = DEFAULT_NODE_KS,
     chunk_size: int = 64,
+    pair_chunk_size: int = 2048,
 ) -> Dict[str, Tensor]:
     r"""Per-node metrics of an OGB split dict with the official masks. Every node with a held-out edge in
     :obj:`split` is a query and its held-out neighbours are the truth; with :obj:`exclude='known'` the edges known
@@ -149,6 +157,7 @@ def split_node_link_metrics(
         exclude_self (bool, optional): Also mask the query node itself. (default: :obj:`False`)
         ks (iterable of int, optional): Cut-offs. (default: :obj:`(5, 10, 20, 50, 100)`)
         chunk_size (int, optional): Query nodes scored at once. (default: :obj:`64`)
+        pair_chunk_size (int, optional): Pairs per :obj:`model.predict` call. (default: :obj:`2048`)
     """
     if split not in ('test', 'valid'):
         raise ValueError(f"'split' must be 'test' or 'valid' (got {split!r})")
@@ -163,5 +172,14 @@ def split_node_link_metrics(
             parts.append(_edges(split_edge['valid'], 'valid'))
         known = torch.cat(parts, dim=1).to(device)
     return node_link_metrics(
-        model, x, adj, truth, num_nodes, exclude_edges=known, exclude_self=exclude_self, ks=ks, chunk_size=chunk_size
+        model,
+        x,
+        adj,
+        truth,
+        num_nodes,
+        exclude_edges=known,
+        exclude_self=exclude_self,
+        ks=ks,
+        chunk_size=chunk_size,
+        pair_chunk_size=pair_chunk_size,
     )

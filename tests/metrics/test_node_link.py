@@ -81,8 +81,8 @@ def test_per_node_metrics_equal_naive_loop(model_name, split_name, exclude_self)
     model = GAE(8, n, hidden_channels=16) if model_name == 'gae' else LinkHeuristic('cn')  # cn: many ties
     ks = (1, 5, 10, 50)
     out = split_node_link_metrics(
-        model, x, adj, split, split_name, n, ks=ks, chunk_size=7, exclude_self=exclude_self
-    )  # default exclude='known'
+        model, x, adj, split, split_name, n, ks=ks, chunk_size=7, exclude_self=exclude_self, pair_chunk_size=17
+    )  # default exclude='known'; 17 pairs per model call: the chunks cut across query rows
     known = train if split_name == 'valid' else torch.cat([train, split['valid']['edge'].t()], 1)
     ref = naive(model, x, adj, split[split_name]['edge'].t(), known, n, ks, exclude_self)
     _check(out, ref)
@@ -105,3 +105,5 @@ def test_no_exclusion_and_errors():
             split_node_link_metrics(model, x, adj, split, exclude=bad)
     with pytest.raises(ValueError, match="'truth_edges'"):
         node_link_metrics(model, x, adj, torch.tensor([[0], [n + 5]]))
+    with pytest.raises(ValueError, match="'pair_chunk_size'"):
+        split_node_link_metrics(model, x, adj, split, pair_chunk_size=0)

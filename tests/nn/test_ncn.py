@@ -216,6 +216,56 @@ def test_training_mode_dropout_active():
     assert torch.allclose(pred(h, adj, pairs), pred(h, adj, pairs))
 
 
+@pytest.mark.parametrize('cls', [NCNPredictor, NCNCPredictor])
+def test_eval_cn_branch_runs_only_on_pairs_with_common_neighbours(cls):
+    adj = random_graph(60, 90, seed=3)  # sparse: most random pairs have no common neighbour
+    nb = neighbours(adj)
+    h = torch.randn(60, 8, requires_grad=True)
+    pairs = random_pairs(60, 80, seed=4)
+    with_cn = sum(bool(nb[i] & nb[j]) for i, j in pairs.t().tolist())
+    assert 0 < with_cn < 80
+    torch.manual_seed(0)
+    pred = cls(8, 16, use_xlin=True, layer_norm=True, dropout=0.0, beta=0.6)
+    rows = []
+    pred.xcnlin.register_forward_hook(lambda m, inp, out: rows.append(inp[0].size(0)))
+    full = pred.train()(h, adj, pairs)  # training mode (no dropout here): the branch runs on every pair
+    pred.eval()
+    rows.clear()
+    skipped = pred(h, adj, pairs)
+    assert torch.allclose(skipped, full, atol=1e-5)
+    if cls is NCNPredictor:
+        assert sorted(rows) == [1, with_cn]  # mlp(0) once, then the pairs with common neighbours
+    # With autograd on in eval mode the result is built out of place, so gradients are the same.
+    (g_full,) = torch.autograd.grad(pred.train()(h, adj, pairs).sum(), h)
+    (g_skip,) = torch.autograd.grad(pred.eval()(h, adj, pairs).sum(), h)
+    assert torch.allclose(g_skip, g_full, atol=1e-5)
+    with torch.no_grad():  # the in-place path
+        assert torch.allclose(pred(h, adj, pairs), full, atol=1e-5)
+
+
+def test_eval_xlin_result_reused_until_inputs_or_weights_change():
+    adj = random_graph()
+    h = torch.randn(40, 8)
+    pairs = random_pairs(40, 30)
+    pred = NCNPredictor(8, 16, use_xlin=True).eval()
+    calls = []
+    pred.xlin.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        first = pred(h, adj, pairs)
+        assert torch.allclose(pred(h, adj, pairs[:, :7]), first[:7], atol=1e-6) and len(calls) == 1  # reused
+        h.add_(0.5)  # in place: a new version of h
+        moved = pred(h, adj, pairs)
+        assert len(calls) == 2 and not torch.allclose(moved, first)
+        pred.xlin[0].weight.mul_(2.0)  # new weights (an optimiser step, load_state_dict)
+        assert not torch.allclose(pred(h, adj, pairs), moved) and len(calls) == 3
+        pred.load_state_dict(NCNPredictor(8, 16, use_xlin=True).state_dict())
+        pred(h, adj, pairs)
+        assert len(calls) == 4
+    pred(h, adj, pairs)  # autograd on: never cached
+    pred.train()(h, adj, pairs)
+    assert len(calls) == 6
+
+
 def test_reset_parameters_and_buffers():
     pred = NCNCPredictor(8, 8, beta=0.3, scale=2.0, offset=1.0, pt=0.4, alpha=0.5)
     assert float(pred.beta) == pytest.approx(0.3)
