@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from graphkit.metrics import ranking
 from graphkit.metrics.ranking import mean_over, ranking_metrics
 from tests.ops._ops_graphs import csr_from_rows as _csr
 from tests.ops._ops_graphs import naive_rank as _naive_rank
@@ -44,6 +45,32 @@ def test_metrics_match_naive_loop(chunk_size, k):
     for key in ('recall', 'precision', 'ndcg', 'hit', 'f1'):
         torch.testing.assert_close(res[f'{key}@{k}'], torch.tensor(naive[key], dtype=torch.float64), equal_nan=True)
     torch.testing.assert_close(res['mrr'], torch.tensor(naive['mrr'], dtype=torch.float64), equal_nan=True)
+
+
+def test_chunks_are_capped_by_elements(monkeypatch):
+    scores, train, test = _problem()  # 13 queries x 9 candidates
+    sizes = []
+
+    def score_fn(q):
+        sizes.append(q.numel())
+        return scores[q]
+
+    args = (_csr(test, 13, 9), [2, 5])
+    whole = ranking_metrics(score_fn, *args, exclude=_csr(train, 13, 9), chunk_size=8)
+    assert sizes == [8, 5]
+    monkeypatch.setattr(ranking, 'CHUNK_ELEMENTS', 20)  # 2 queries of 9 candidates per chunk
+    sizes.clear()
+    capped = ranking_metrics(score_fn, *args, exclude=_csr(train, 13, 9), chunk_size=8)
+    assert sizes == [2] * 6 + [1]
+    t = args[0]
+    sizes.clear()  # a (rowptr, col) truth does not know the candidate count: the first chunk tells
+    tupled = ranking_metrics(
+        score_fn, (t.crow_indices(), t.col_indices()), [2, 5], exclude=_csr(train, 13, 9), chunk_size=8
+    )
+    assert sizes == [8, 2, 2, 1]
+    for key in whole:
+        torch.testing.assert_close(capped[key], whole[key], equal_nan=True)
+        torch.testing.assert_close(tupled[key], whole[key], equal_nan=True)
 
 
 def test_queries_subset_and_tuple_csr():
