@@ -21,11 +21,11 @@ its estimated cost is below the sparse one:
     N \le \kappa \cdot \bar d \cdot \log_2(2 B \bar d) \quad \text{(sets, pooled sums)}, \qquad
     N F \le \kappa_F \cdot \bar d \cdot (\log_2(2 B \bar d) + F) \quad \text{(GEMM sums)}
 
-with :math:`\bar d = \mathrm{nnz} / N` and the constants :data:`KAPPA`, :data:`KAPPA_SUM` measured
-with ``benchmarks/cn_ops.py --switch`` on the project's CPU (a pooled sum costs the same pooling on
-both paths, so the sets' rule decides it). The choice is overridden process-wide
-with :func:`set_cn_backend` or for a block with :func:`use_cn_backend`; :func:`cn_backend_counts`
-says which backend ran how often (the link task writes it into the run summary).
+with :math:`\bar d = \mathrm{nnz} / N` and the constants :data:`KAPPA`, :data:`KAPPA_SUM` measured on the
+project's CPU (``benchmarks/RESULTS.md``, issue 14's switch-point table; a pooled sum costs the same pooling on
+both paths, so the sets' rule decides it) and :data:`GEMM_MIN_DENSITY` with ``benchmarks/cn_dense_sums.py``.
+The choice is overridden process-wide with :func:`set_cn_backend` or for a block with :func:`use_cn_backend`;
+:func:`cn_backend_counts` says which backend ran how often (the link task writes it into the run summary).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ KAPPA_SUM = 10.0
 #: Density :math:`\mathrm{nnz} / N^2` from which dense feature sums take the masked GEMM instead of pooling the
 #: dense sets: the GEMM does :math:`N` units of work per pair, the pool about :math:`|\mathrm{CN}| \approx
 #: \bar d^2 / N`, each unit several times dearer; the measured crossover is :math:`|\mathrm{CN}| \approx 0.13 N`
-#: (random graphs, N = 3,000, F = 224, forward + backward), i.e. a density of about 0.36.
+#: (random graphs, N = 3,000, F = 224, forward + backward; ``benchmarks/cn_dense_sums.py``), a density of about 0.36.
 GEMM_MIN_DENSITY = 0.35
 
 _BACKEND = 'auto'
