@@ -89,6 +89,8 @@ def node_link_metrics(
         dict of :obj:`float64` tensors of shape :obj:`(N,)`: ``'recall@k'``, ``'precision@k'``, ``'f1@k'``,
         ``'ndcg@k'``, ``'hit@k'`` and ``'mrr'``, ``NaN`` for nodes that are not queries (or have no truth).
     """
+    if int(pair_chunk_size) < 1:
+        raise ValueError(f"'pair_chunk_size' must be a positive integer (got {pair_chunk_size})")
     n = int(num_nodes) if num_nodes is not None else int(adj.size(0))
     check_edge_index(truth_edges, n, name='truth_edges')
     if exclude_edges is not None:
@@ -106,9 +108,6 @@ def node_link_metrics(
     if h is None:
         h = model.encode(x, adj)
     cand = torch.arange(n, device=device)
-
-    if pair_chunk_size < 1:
-        raise ValueError(f"'pair_chunk_size' must be a positive integer (got {pair_chunk_size})")
 
     def score_fn(q: Tensor) -> Tensor:
         pairs = torch.stack([q.repeat_interleave(n), cand.repeat(q.numel())])
