@@ -127,7 +127,7 @@ class NCN(Module):
             conversion is cached per input tensor. (default: :obj:`'auto'`)
         cn_backend (str, optional): The common-neighbour algorithm of the predictor:
             :obj:`'auto'` (by density and batch size), :obj:`'sparse'` (sorted keys) or
-            :obj:`'dense'` (boolean adjacency mask), see :mod:`graphkit.ops.cn_backend`; :obj:`None`
+            :obj:`'dense'` (mask and masked GEMM), see :mod:`graphkit.ops.cn_backend`; :obj:`None`
             follows :func:`graphkit.ops.set_cn_backend`. Results are the same. (default: :obj:`None`)
         num_layers (int, optional): Message-passing layers (official :obj:`--mplayers`).
             (default: :obj:`1`)

@@ -7,25 +7,24 @@ Two backends compute the same sets and sums (:mod:`graphkit.ops.common_neighbors
   :math:`\bar d`. The only choice for large graphs.
 * :obj:`'dense'`: the adjacency as an :math:`N \times N` boolean mask; a chunk of :math:`C` pairs
   gathers :math:`C` mask rows per side, ANDs them, and reads the sets with :func:`torch.nonzero`
-  (:math:`O(C N)` byte operations). Feature sums pool those sets with the same sparse-dense product as
-  the sparse path (:math:`|\mathcal{N}(i) \cap \mathcal{N}(j)| \cdot F` per pair) or, on graphs of
-  density :math:`\bar d / N \ge` :data:`GEMM_MIN_DENSITY`, with one masked GEMM
-  :math:`(\mathbf{A}_{i} \odot \mathbf{A}_{j}) \mathbf{X}` (:math:`2 N F` flops per pair, recomputed chunk
-  by chunk in the backward pass, so no :math:`B \times N` tensor is ever held). For small dense graphs
+  (:math:`O(C N)` byte operations) or pools features with one masked GEMM
+  :math:`(\mathbf{A}_{i} \odot \mathbf{A}_{j}) \mathbf{X}` (:math:`2 C N F` flops, recomputed chunk by
+  chunk in the backward pass, so no :math:`B \times N` tensor is ever held). For small dense graphs
   (ogbl-ddi: 4,267 nodes, mean degree 500) this does far less work than the sorted keys.
 
 :obj:`'auto'` (the default) takes the dense path when the mask fits in :data:`DENSE_MAX_BYTES` and
 its estimated cost is below the sparse one:
 
 .. math::
-    N \le \kappa \cdot \bar d \cdot \log_2(2 B \bar d) \quad \text{(sets, pooled sums)}, \qquad
-    N F \le \kappa_F \cdot \bar d \cdot (\log_2(2 B \bar d) + F) \quad \text{(GEMM sums)}
+    N \le \kappa \cdot \bar d \cdot \log_2(2 B \bar d) \quad \text{(sets)}, \qquad
+    N F \le \kappa_F \cdot \bar d \cdot (\log_2(2 B \bar d) + F) \quad \text{(feature sums)}
 
 with :math:`\bar d = \mathrm{nnz} / N` and the constants :data:`KAPPA`, :data:`KAPPA_SUM` measured on the
-project's CPU (``benchmarks/RESULTS.md``, issue 14's switch-point table; a pooled sum costs the same pooling on
-both paths, so the sets' rule decides it) and :data:`GEMM_MIN_DENSITY` with ``benchmarks/cn_dense_sums.py``.
-The choice is overridden process-wide with :func:`set_cn_backend` or for a block with :func:`use_cn_backend`;
-:func:`cn_backend_counts` says which backend ran how often (the link task writes it into the run summary).
+project's CPU (``benchmarks/RESULTS.md``, issue 14's switch-point table). Pooling the dense sets with the sparse
+path's product instead of the GEMM was tried and dropped: faster on random pairs, slower on an ogbl-ddi
+training batch (``benchmarks/cn_dense_sums.py``). The choice is overridden process-wide
+with :func:`set_cn_backend` or for a block with :func:`use_cn_backend`; :func:`cn_backend_counts`
+says which backend ran how often (the link task writes it into the run summary).
 """
 
 from __future__ import annotations
@@ -46,13 +45,8 @@ DENSE_MAX_BYTES = 1 << 28
 CHUNK_ELEMENTS = 1 << 24
 #: Cost ratio sparse / dense per unit of the model above (sets; measured, see the module docstring).
 KAPPA = 8.0
-#: The same for feature sums whose dense side is the masked GEMM.
+#: The same for feature sums, whose dense side is a GEMM.
 KAPPA_SUM = 10.0
-#: Density :math:`\mathrm{nnz} / N^2` from which dense feature sums take the masked GEMM instead of pooling the
-#: dense sets: the GEMM does :math:`N` units of work per pair, the pool about :math:`|\mathrm{CN}| \approx
-#: \bar d^2 / N`, each unit several times dearer; the measured crossover is :math:`|\mathrm{CN}| \approx 0.13 N`
-#: (random graphs, N = 3,000, F = 224, forward + backward; ``benchmarks/cn_dense_sums.py``), a density of about 0.36.
-GEMM_MIN_DENSITY = 0.35
 
 _BACKEND = 'auto'
 _COUNTS: Dict[str, int] = {'sparse': 0, 'dense': 0}
@@ -68,8 +62,8 @@ def _check_backend(backend: str, name: str = 'backend') -> str:
 
 def set_cn_backend(backend: str) -> None:
     r"""Sets the common-neighbour backend for the whole process: :obj:`'auto'` (chosen per call by
-    density and batch size), :obj:`'sparse'` (sorted keys) or :obj:`'dense'` (boolean mask;
-    needs :math:`N^2` bytes, :math:`4 N^2` for the GEMM sums of very dense graphs)."""
+    density and batch size), :obj:`'sparse'` (sorted keys) or :obj:`'dense'` (boolean mask and
+    masked GEMM; needs :math:`N^2` bytes)."""
     global _BACKEND
     _BACKEND = _check_backend(backend)
 
@@ -108,23 +102,15 @@ def choose_backend(num_nodes: int, nnz: int, num_pairs: int, channels: int = 0) 
     if _BACKEND != 'auto':
         return _BACKEND
     n = int(num_nodes)
-    gemm = channels > 0 and sums_by_gemm(n, nnz)
-    if n == 0 or num_pairs == 0 or n * n * (4 if gemm else 1) > DENSE_MAX_BYTES:
+    if n == 0 or num_pairs == 0 or n * n * (4 if channels > 0 else 1) > DENSE_MAX_BYTES:
         return 'sparse'
     d = nnz / n
     if d <= 0:
         return 'sparse'
     log = math.log2(max(2.0 * num_pairs * d, 2.0))
-    if gemm:
+    if channels > 0:
         return 'dense' if n * channels <= KAPPA_SUM * d * (log + channels) else 'sparse'
     return 'dense' if n <= KAPPA * d * log else 'sparse'
-
-
-def sums_by_gemm(num_nodes: int, nnz: int) -> bool:
-    r"""Whether dense feature sums on a graph of :obj:`num_nodes` nodes and :obj:`nnz` stored entries take the
-    masked GEMM (density at least :data:`GEMM_MIN_DENSITY`) rather than pooling the dense sets."""
-    n = max(int(num_nodes), 1)
-    return nnz / (n * n) >= GEMM_MIN_DENSITY
 
 
 def record(backend: str) -> None:

@@ -259,13 +259,7 @@ def cn_sum(
     if weight is not None and weight.shape != (n,):
         raise ValueError(f"'weight' must have shape ({n},), one weight per node (got {tuple(weight.shape)})")
     _check_pairs(adj, pairs)
-    dense = _backend(adj, pairs, x.size(1) if x.dim() == 2 else 1) == 'dense'
-    if dense and not _cnb.sums_by_gemm(n, adj.col_indices().numel()):
-        i, j = pairs.long()
-        (cn,) = _cnb.dense_sets(_cnb.dense_mask(adj), i, j, False)
-        w = None if weight is None else weight[cn[1]]
-        return _pool(cn, x, pairs.size(1), w, sorted_=True)
-    if dense:
+    if _backend(adj, pairs, x.size(1) if x.dim() == 2 else 1) == 'dense':
         i, j = pairs.long()
         x2 = x.unsqueeze(-1) if x.dim() == 1 else x
         if weight is not None:

@@ -82,32 +82,6 @@ def test_weighted_and_one_dimensional_sums_agree(g):
     assert torch.allclose(outs[0][1], outs[1][1], atol=1e-5)
 
 
-@pytest.mark.parametrize('gemm_from', [0.0, 2.0])  # every dense sum by the masked GEMM / by pooling the sets
-@pytest.mark.parametrize('density', [0.1, 0.6])
-def test_both_dense_sum_paths_equal_brute_force(monkeypatch, gemm_from, density):
-    monkeypatch.setattr(cnb, 'GEMM_MIN_DENSITY', gemm_from)
-    gen = torch.Generator().manual_seed(int(density * 10))
-    n = 30
-    edges = torch.randint(0, n, (2, int(density * n * n / 2)), generator=gen)
-    adj = to_csr(edges, n)
-    nbrs = neighbour_sets(n, edges.t().tolist(), True, 'remove')
-    pairs = torch.randint(0, n, (2, 40), generator=gen)
-    x = torch.randn(n, 5, dtype=torch.float64, requires_grad=True)
-    w = torch.rand(n, dtype=torch.float64)
-    _, z = _brute(nbrs, pairs.t().tolist(), x.detach() * w.view(-1, 1))
-    assert cnb.sums_by_gemm(n, adj.col_indices().numel()) == (gemm_from == 0.0)
-    with ops.use_cn_backend('dense'):
-        pooled = cn_sum(adj, pairs, x, w)
-    assert torch.allclose(pooled, z)
-    g_out = torch.randn_like(pooled)
-    (grad,) = torch.autograd.grad((pooled * g_out).sum(), x)
-    expected = torch.zeros(n, 5, dtype=torch.float64)
-    for b, (i, j) in enumerate(pairs.t().tolist()):
-        for u in nbrs[i] & nbrs[j]:
-            expected[u] += w[u] * g_out[b]
-    assert torch.allclose(grad, expected)
-
-
 def _degree_for_switch(n, num_pairs):
     # The mean degree at which the automatic choice flips for sets: n = KAPPA * d * log2(2 B d).
     lo, hi = 1e-3, float(n)
@@ -151,8 +125,6 @@ def _csr_parts(flat, n):
 
 def test_choice_by_density_and_size():
     assert cnb.choose_backend(4267, 2_135_822, 49152, 224) == 'dense'  # ogbl-ddi, a training batch
-    assert not cnb.sums_by_gemm(4267, 2_135_822)  # density 0.12: its sums pool the dense sets
-    assert cnb.sums_by_gemm(100, 5000) and cnb.choose_backend(100, 5000, 64, 16) == 'dense'
     assert cnb.choose_backend(4267, 2_135_822, 49152) == 'dense'
     assert cnb.choose_backend(2708, 7400, 2304, 256) == 'sparse'  # Cora
     assert cnb.choose_backend(2708, 7400, 2304) == 'sparse'
