@@ -5,10 +5,9 @@
 
 For random graphs of each mean degree: forward + backward of the two dense ways to form
 :math:`\\mathbf{z}_b = \\sum_{u \\in \\mathcal{N}(i_b) \\cap \\mathcal{N}(j_b)} \\mathbf{x}_u` for a batch of random
-pairs (best of 2 after a warm-up), their ratio, and that both give the same sums and gradients. Pooling everything
-won here on random pairs but lost on a real ogbl-ddi NCN training batch, whose positive pairs have far larger
-common-neighbour sets; ``ops.cn_sum`` therefore pools per pair, by its common-neighbour count
-(``graphkit.ops.cn_backend.POOL_MAX_FRACTION``), and takes the masked GEMM for the rest.
+pairs (best of 2 after a warm-up), their ratio, and that both give the same sums and gradients. The record of a
+dropped path: pooling won here on random pairs, but lost on a real ogbl-ddi NCN training batch (whose positive
+pairs have far larger common-neighbour sets), so ``ops.cn_sum`` keeps the masked GEMM (``benchmarks/RESULTS.md``).
 """
 
 import argparse

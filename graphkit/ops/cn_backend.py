@@ -9,8 +9,7 @@ Two backends compute the same sets and sums (:mod:`graphkit.ops.common_neighbors
   gathers :math:`C` mask rows per side, ANDs them, and reads the sets with :func:`torch.nonzero`
   (:math:`O(C N)` byte operations) or pools features with one masked GEMM
   :math:`(\mathbf{A}_{i} \odot \mathbf{A}_{j}) \mathbf{X}` (:math:`2 C N F` flops, recomputed chunk by
-  chunk in the backward pass, so no :math:`B \times N` tensor is ever held); pairs with few common
-  neighbours (:data:`POOL_MAX_FRACTION`) pool their sets instead, as the sparse path does. For small dense graphs
+  chunk in the backward pass, so no :math:`B \times N` tensor is ever held). For small dense graphs
   (ogbl-ddi: 4,267 nodes, mean degree 500) this does far less work than the sorted keys.
 
 :obj:`'auto'` (the default) takes the dense path when the mask fits in :data:`DENSE_MAX_BYTES` and
@@ -21,9 +20,9 @@ its estimated cost is below the sparse one:
     N F \le \kappa_F \cdot \bar d \cdot (\log_2(2 B \bar d) + F) \quad \text{(feature sums)}
 
 with :math:`\bar d = \mathrm{nnz} / N` and the constants :data:`KAPPA`, :data:`KAPPA_SUM` measured on the
-project's CPU (``benchmarks/RESULTS.md``, issue 14's switch-point table). Pooling every pair's dense set
-instead of the GEMM was faster on random pairs but slower on an ogbl-ddi training batch
-(``benchmarks/cn_dense_sums.py``), hence the per-pair choice by count. The choice is overridden process-wide
+project's CPU (``benchmarks/RESULTS.md``, issue 14's switch-point table). Pooling the dense sets with the sparse
+path's product instead of the GEMM was tried and dropped: faster on random pairs, slower on an ogbl-ddi
+training batch (``benchmarks/cn_dense_sums.py``). The choice is overridden process-wide
 with :func:`set_cn_backend` or for a block with :func:`use_cn_backend`; :func:`cn_backend_counts`
 says which backend ran how often (the link task writes it into the run summary).
 """
@@ -33,7 +32,7 @@ from __future__ import annotations
 import math
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -48,10 +47,6 @@ CHUNK_ELEMENTS = 1 << 24
 KAPPA = 8.0
 #: The same for feature sums, whose dense side is a GEMM.
 KAPPA_SUM = 10.0
-#: Dense feature sums: a pair with at most this fraction of the :math:`N` nodes as common neighbours is pooled from
-#: its set (sparse product, :math:`|\mathrm{CN}| F` work) instead of through the masked GEMM (:math:`N F`). Random
-#: pairs of ogbl-ddi (about 0.012 N) pool; most of its training positives take the GEMM.
-POOL_MAX_FRACTION = 0.05
 
 _BACKEND = 'auto'
 _COUNTS: Dict[str, int] = {'sparse': 0, 'dense': 0}
@@ -217,27 +212,6 @@ class _MaskedGemm(torch.autograd.Function):
                 mi, mj = _rows(mask, i, j, s, e, buf)
                 gx.addmm_(mi.mul_(mj).t(), grad[s:e])
         return gx, None, None, None
-
-
-def dense_sum_by_count(adj: Tensor, i: Tensor, j: Tensor, x: Tensor, pool: Callable[[Tensor, int], Tensor]) -> Tensor:
-    r""":func:`dense_sum` for the pairs with more than :data:`POOL_MAX_FRACTION` :math:`\cdot N` common neighbours,
-    :obj:`pool(sets, num_pairs)` of their :func:`dense_sets` for the others (the counts come from one AND pass)."""
-    n = adj.size(0)
-    small = dense_count(dense_mask(adj), i, j) <= POOL_MAX_FRACTION * n
-    few = small.nonzero().view(-1)
-    many = (~small).nonzero().view(-1)
-    parts = []
-    if few.numel():
-        (sets,) = dense_sets(dense_mask(adj), i[few], j[few], False)
-        parts.append((few, pool(sets, few.numel())))
-    if many.numel():
-        parts.append((many, dense_sum(dense_mask(adj, x.dtype), i[many], j[many], x)))
-    if len(parts) == 1:
-        return parts[0][1]
-    out = x.new_zeros(i.numel(), x.size(1))
-    for idx, val in parts:
-        out = out.index_copy(0, idx, val)
-    return out
 
 
 def dense_sum(mask: Tensor, i: Tensor, j: Tensor, x: Tensor) -> Tensor:

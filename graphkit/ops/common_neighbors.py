@@ -264,7 +264,7 @@ def cn_sum(
         x2 = x.unsqueeze(-1) if x.dim() == 1 else x
         if weight is not None:
             x2 = x2 * weight.to(x2.dtype).view(-1, 1)
-        out = _cnb.dense_sum_by_count(adj, i, j, x2, lambda sets, b: _pool(sets, x2, b, None, sorted_=True))
+        out = _cnb.dense_sum(_cnb.dense_mask(adj, x2.dtype), i, j, x2)
         return out.squeeze(-1) if x.dim() == 1 else out
     cn = _sparse_cn(adj, pairs)
     w = None if weight is None else weight[cn[1]]

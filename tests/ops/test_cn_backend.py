@@ -82,33 +82,6 @@ def test_weighted_and_one_dimensional_sums_agree(g):
     assert torch.allclose(outs[0][1], outs[1][1], atol=1e-5)
 
 
-@pytest.mark.parametrize('fraction', [-1.0, 0.15, 2.0])  # every pair by the GEMM / mixed / every pair pooled
-def test_dense_sums_pool_pairs_with_few_common_neighbours(monkeypatch, fraction):
-    monkeypatch.setattr(cnb, 'POOL_MAX_FRACTION', fraction)
-    gen = torch.Generator().manual_seed(7)
-    n = 30
-    edges = torch.randint(0, n, (2, 200), generator=gen)
-    adj = to_csr(edges, n)
-    nbrs = neighbour_sets(n, edges.t().tolist(), True, 'remove')
-    pairs = torch.randint(0, n, (2, 60), generator=gen)
-    sizes = [len(nbrs[i] & nbrs[j]) for i, j in pairs.t().tolist()]
-    if fraction == 0.15:
-        assert min(sizes) <= 0.15 * n < max(sizes)  # both kinds in one batch
-    x = torch.randn(n, 5, dtype=torch.float64, requires_grad=True)
-    w = torch.rand(n, dtype=torch.float64)
-    _, z = _brute(nbrs, pairs.t().tolist(), x.detach() * w.view(-1, 1))
-    with ops.use_cn_backend('dense'):
-        pooled = cn_sum(adj, pairs, x, w)
-    assert torch.allclose(pooled, z)
-    g_out = torch.randn_like(pooled)
-    (grad,) = torch.autograd.grad((pooled * g_out).sum(), x)
-    expected = torch.zeros(n, 5, dtype=torch.float64)
-    for b, (i, j) in enumerate(pairs.t().tolist()):
-        for u in nbrs[i] & nbrs[j]:
-            expected[u] += w[u] * g_out[b]
-    assert torch.allclose(grad, expected)
-
-
 def _degree_for_switch(n, num_pairs):
     # The mean degree at which the automatic choice flips for sets: n = KAPPA * d * log2(2 B d).
     lo, hi = 1e-3, float(n)
