@@ -23,6 +23,7 @@ from graphkit.configs import load_config
 from graphkit.metrics import node_link
 from graphkit.tasks import TrainOptions
 from graphkit.tasks.link import LinkTask
+from graphkit.tasks.run import load_run
 
 
 def _usage():
@@ -31,12 +32,10 @@ def _usage():
 
 
 def measure(model_name, dataset, root, queries, run_dir=None):
-    with tempfile.TemporaryDirectory() as out:
-        if run_dir is not None:
-            from graphkit.tasks.run import load_run
-
-            _, task, model = load_run(run_dir, root, 0, 'cpu')
-        else:
+    if run_dir is not None:
+        _, task, model = load_run(run_dir, root, 0, 'cpu')
+    else:
+        with tempfile.TemporaryDirectory() as out:
             opts = TrainOptions(model=model_name, dataset=dataset, root=root, out=out, quiet=True)
             task = LinkTask(opts, load_config(model_name, dataset))
             task.prepare(0)
@@ -82,13 +81,14 @@ def main():
         f'{"model / dataset":<22}{"queries":>9}{"wall s":>9}{"cpu s":>9}{"faults":>10}{"s/query":>9}'
         f'{"all queries":>13}{"full s (est.)":>15}'
     )
-    for dataset in args.datasets:
-        for name in args.models:
-            r = measure(name, dataset, args.root, args.queries, args.run)
-            print(
-                f'{name + " / " + dataset:<22}{r["queries"]:>9}{r["wall"]:>9.2f}{r["cpu"]:>9.2f}{r["faults"]:>10}'
-                f'{r["per_query"]:>9.4f}{r["all_queries"]:>13}{r["extrapolated"]:>15.1f}'
-            )
+    jobs = [(None, None)] if args.run else [(m, d) for d in args.datasets for m in args.models]
+    for name, dataset in jobs:  # with --run: its model and dataset, once
+        r = measure(name, dataset, args.root, args.queries, args.run)
+        label = f'{args.run}' if args.run else f'{name} / {dataset}'
+        print(
+            f'{label:<22}{r["queries"]:>9}{r["wall"]:>9.2f}{r["cpu"]:>9.2f}{r["faults"]:>10}'
+            f'{r["per_query"]:>9.4f}{r["all_queries"]:>13}{r["extrapolated"]:>15.1f}'
+        )
 
 
 if __name__ == '__main__':

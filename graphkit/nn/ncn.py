@@ -174,11 +174,8 @@ class NCNPredictor(Module):
         """:obj:`out + gain * mlp(z)`. In evaluation :obj:`mlp` runs only on the rows of :obj:`z` that are not all
         zero (pairs with common neighbours); the others share :obj:`mlp(0)`, computed once. Most pairs of a
         full ranking on a sparse graph have no common neighbour, so this skips most of the branch."""
-        if self.training:
-            val = mlp(z)
-            return out + (val if gain is None else gain * val)
-        rows = z.ne(0).any(dim=1).nonzero().view(-1)
-        if rows.numel() == z.size(0):
+        rows = None if self.training else z.ne(0).any(dim=1).nonzero().view(-1)
+        if rows is None or rows.numel() == z.size(0):
             val = mlp(z)
             return out + (val if gain is None else gain * val)
         zero = mlp(z.new_zeros(1, z.size(1)))
