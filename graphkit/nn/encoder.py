@@ -7,11 +7,12 @@ from typing import List, Optional
 
 import torch
 from torch import Tensor
-from torch.nn import Dropout, Embedding, Identity, LayerNorm, Linear, Module, ModuleList, Parameter, ReLU, Sequential
+from torch.nn import Embedding, Identity, LayerNorm, Linear, Module, ModuleList, Parameter, ReLU, Sequential
 from torch_geometric.nn import GCNConv
 
 from graphkit import ops
 from graphkit.nn._checks import check_choice, check_probabilities
+from graphkit.nn.dropout import Dropout
 
 PURE_CONVS = ('puregcn', 'puresum', 'puremean', 'puremax')
 PYG_CONVS = ('gcn', 'sage', 'gin', 'max')
@@ -281,13 +282,15 @@ class MPNNEncoder(Module):
         # Dropout on the stored entries only (dropping a zero is a no-op), then the input Linear as
         # an embedding-bag sum: the (N, F_in) dense features are never materialised.
         first = self.input[0]
-        value = torch.nn.functional.dropout(x.values(), first.p, self.training)
+        value = ops.packed_dropout(x.values(), first.p, self.training)
         if len(self.input) == 1:
             return ops.csr_tensor(x.crow_indices(), x.col_indices(), value, x.size()).to_dense()
         lin = self.input[1]
         rowptr, col = x.crow_indices().long(), x.col_indices().long()
+        # A contiguous (F_in, H) table: on a transposed view embedding_bag takes a generic path,
+        # 14x slower forward and 6x with backward on Cora (benchmarks/RESULTS.md, issue 14).
         out = torch.nn.functional.embedding_bag(
-            col, lin.weight.t(), rowptr[:-1], mode='sum', per_sample_weights=value.to(lin.weight.dtype)
+            col, lin.weight.t().contiguous(), rowptr[:-1], mode='sum', per_sample_weights=value.to(lin.weight.dtype)
         )
         if lin.bias is not None:
             out = out + lin.bias

@@ -8,10 +8,11 @@ from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
-from torch.nn import Dropout, Identity, LayerNorm, Linear, Module, Parameter, ReLU, Sequential
+from torch.nn import Identity, LayerNorm, Linear, Module, Parameter, ReLU, Sequential
 
 from graphkit import ops
 from graphkit.nn._checks import check_choice, check_probabilities
+from graphkit.nn.dropout import Dropout
 from graphkit.nn.encoder import DropAdj
 
 VARIANTS = ('cn0', 'scn1', 'cn1', 'cn1.5', 'cn1res')

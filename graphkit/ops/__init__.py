@@ -9,7 +9,7 @@ sparse tensor is built through :func:`csr_tensor` / :func:`to_sparse_csr` /
 * :mod:`~graphkit.ops.csr`: building sparse tensors, reading CSR rows;
 * :mod:`~graphkit.ops.adjacency`: canonical adjacencies, degrees,
   normalisation, edge removal;
-* :mod:`~graphkit.ops.dropout`: edge dropout;
+* :mod:`~graphkit.ops.dropout`: dropout with a cheap CPU mask, and edge dropout;
 * :mod:`~graphkit.ops.spmm`, :mod:`~graphkit.ops.sddmm`: sparse-dense and
   sampled dense-dense products;
 * :mod:`~graphkit.ops.common_neighbors`: common-neighbour sets and pooling;
@@ -44,7 +44,7 @@ from graphkit.ops.common_neighbors import (
     two_hop_stack,
 )
 from graphkit.ops.csr import coo_tensor, csr_rows, csr_tensor, to_sparse_csr
-from graphkit.ops.dropout import drop_adj
+from graphkit.ops.dropout import drop_adj, keep_mask, packed_dropout
 from graphkit.ops.powers import adjacency_power_sum, csr_to_coo
 from graphkit.ops.sddmm import sampled_dot
 from graphkit.ops.spmm import spmm
@@ -66,6 +66,8 @@ __all__ = [
     'edge_positions',
     'remove_positions',
     'drop_adj',
+    'packed_dropout',
+    'keep_mask',
     'spmm',
     'sampled_dot',
     'CommonNeighbors',
