@@ -1,12 +1,15 @@
 """NCN / NCNC speed and memory on Cora, and the common-neighbour operator against a torch.sparse baseline.
 
     python benchmarks/ncn.py [--repeats 5] [--threads 2] [--models ncn ncnc] [--ddi-root ../shared/data]
+                             [--malloc retain|system]
 
 Per model: wall and process-CPU seconds and peak extra RSS of one training epoch (the official recipe: batch 1152,
 target-link removal per batch, one negative per positive, Adam with two learning rates) and of one full evaluation
 (encode once, score valid + test pairs in chunks of 8192). Then the CN operator alone (``ops.cn_sum`` on the
 training graph for the epoch's 2 x 3,696 pairs) against ``(A[i] * A[j]) @ H`` with torch.sparse row gathers; the
 ratio is baseline / graphkit. Wall times on a shared machine are upper bounds; CPU seconds are the steadier number.
+``--malloc retain`` (the default, as in ``graphkit train``) keeps freed memory in the heap, so the peak column then
+shows only growth beyond earlier repeats; measure memory with ``--malloc system``.
 
 With ``--ddi-root``: NCN training batches on ogbl-ddi (the preset: 24,576 positives + as many negatives, target-link
 removal, hidden 224), exactly ``LinkTask.train_epoch`` stopped after ``--ddi-batches`` batches, once per
@@ -24,6 +27,7 @@ from torch_geometric.utils import negative_sampling
 
 from graphkit.configs import load_config
 from graphkit.ops import cn_sum, extension_flags, use_cn_backend
+from graphkit.runtime import MODES, configure_allocator
 from graphkit.tasks import TrainOptions
 from graphkit.tasks.link import LinkTask
 
@@ -87,11 +91,15 @@ def main():
     parser.add_argument('--ddi-batches', type=int, default=2)
     parser.add_argument('--ddi-backends', nargs='+', default=['auto', 'sparse'])
     parser.add_argument('--skip-cora', action='store_true')
+    parser.add_argument(
+        '--malloc', choices=MODES, default='retain', help="the allocator mode; 'retain' is what `graphkit train` uses"
+    )
     args = parser.parse_args()
+    configure_allocator(args.malloc)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    print(f'torch {torch.__version__}, threads {args.threads}, extensions {extension_flags()}')
+    print(f'torch {torch.__version__}, threads {args.threads}, malloc {args.malloc}, extensions {extension_flags()}')
     print(f'{"what":<28}{"wall s":>10}{"cpu s":>10}{"peak MiB":>10}')
     if not args.skip_cora:
         cora(args)

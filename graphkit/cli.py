@@ -464,6 +464,10 @@ def _main_rank() -> bool:
     return env is None or env[0] == 0
 
 
+#: Commands that train or score models: they keep freed memory for reuse (:mod:`graphkit.runtime`).
+_COMPUTE = ('train', 'evaluate', 'analyze', 'predict', 'recommend', 'tune')
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
@@ -477,6 +481,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         'compare': _compare,
     }[args.command]
     try:
+        if args.command in _COMPUTE:
+            from graphkit.runtime import configure_allocator
+
+            configure_allocator()
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
         from graphkit.distributed import RankFailure
