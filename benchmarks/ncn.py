@@ -8,8 +8,8 @@ target-link removal per batch, one negative per positive, Adam with two learning
 (encode once, score valid + test pairs in chunks of 8192). Then the CN operator alone (``ops.cn_sum`` on the
 training graph for the epoch's 2 x 3,696 pairs) against ``(A[i] * A[j]) @ H`` with torch.sparse row gathers; the
 ratio is baseline / graphkit. Wall times on a shared machine are upper bounds; CPU seconds are the steadier number.
-``--malloc retain`` (the default, as in ``graphkit train``) keeps freed memory in the heap, so the peak column then
-shows only growth beyond earlier repeats; measure memory with ``--malloc system``.
+``--malloc retain`` (``GRAPHKIT_MALLOC=retain graphkit train``) keeps freed memory in the heap, so the peak column
+then shows only growth beyond earlier repeats; measure memory with the default ``--malloc system``.
 
 With ``--ddi-root``: NCN training batches on ogbl-ddi (the preset: 24,576 positives + as many negatives, target-link
 removal, hidden 224), exactly ``LinkTask.train_epoch`` stopped after ``--ddi-batches`` batches, once per
@@ -92,7 +92,7 @@ def main():
     parser.add_argument('--ddi-backends', nargs='+', default=['auto', 'sparse'])
     parser.add_argument('--skip-cora', action='store_true')
     parser.add_argument(
-        '--malloc', choices=MODES, default='retain', help="the allocator mode; 'retain' is what `graphkit train` uses"
+        '--malloc', choices=MODES, default='system', help='the allocator mode (graphkit.runtime; GRAPHKIT_MALLOC)'
     )
     args = parser.parse_args()
     configure_allocator(args.malloc)

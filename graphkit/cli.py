@@ -464,7 +464,7 @@ def _main_rank() -> bool:
     return env is None or env[0] == 0
 
 
-#: Commands that train or score models: they keep freed memory for reuse (:mod:`graphkit.runtime`).
+#: Commands that train or score models: GRAPHKIT_MALLOC=retain keeps freed memory for reuse (:mod:`graphkit.runtime`).
 _COMPUTE = ('train', 'evaluate', 'analyze', 'predict', 'recommend', 'tune')
 
 

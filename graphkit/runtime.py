@@ -1,15 +1,15 @@
-r"""Process-wide settings of the command line: how freed memory is kept.
+r"""Process-wide settings of the command line: how freed memory is kept (opt-in).
 
 glibc serves every allocation above its mmap threshold (at most 32 MiB) with a fresh ``mmap`` and returns it
-with ``munmap`` when freed, so a training step that allocates the same large tensors as the last one
-page-faults all of them in again: an ogbl-ddi NCN batch (49,152 x 224 float activations, 44 MiB each) spent
-a fifth of its time in the kernel that way. :func:`configure_allocator` makes glibc serve large blocks from
-the heap and keep freed memory for reuse, which ends those faults (``benchmarks/RESULTS.md``, issue 14). The
-command line calls it; a library user who wants it calls it (or sets ``MALLOC_MMAP_MAX_=0`` and
-``MALLOC_TRIM_THRESHOLD_`` in the environment). Peak memory use is unchanged, but freed memory stays with
-the process until it exits.
-
-``GRAPHKIT_MALLOC=system`` in the environment leaves the allocator as it is.
+with ``munmap`` when freed, and trims the heap top above 128 KiB of free memory; a training step that allocates
+the same large tensors as the last one then page-faults all of them in again. An ogbl-ddi NCN batch (49,152 x
+224 float activations, 44 MiB each) spent a fifth of its CPU time in the kernel that way.
+``GRAPHKIT_MALLOC=retain`` makes the command line call :func:`configure_allocator`: glibc serves large blocks
+from the heap and keeps freed memory for reuse (``benchmarks/RESULTS.md``, issue 14, has the gain). The price
+is memory: the heap does not shrink, and since an aligned block a little larger than a freed one cannot reuse
+it, the heap grows by several times the largest per-step tensors before blocks are reused (a probe allocating
+64 MiB in a loop settled after growing by about 0.5 GiB). So it stays off by default. A library user can call
+:func:`configure_allocator` (or set ``MALLOC_MMAP_MAX_=0`` and ``MALLOC_TRIM_THRESHOLD_`` in the environment).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ _APPLIED: Optional[str] = None
 
 
 def allocator_mode() -> str:
-    r"""The mode asked for by :obj:`GRAPHKIT_MALLOC` (:obj:`'retain'` unless set)."""
-    mode = os.environ.get(ENV, 'retain').strip().lower() or 'retain'
+    r"""The mode asked for by :obj:`GRAPHKIT_MALLOC` (:obj:`'system'` unless set)."""
+    mode = os.environ.get(ENV, 'system').strip().lower() or 'system'
     if mode not in MODES:
         raise ValueError(f'environment variable {ENV} must be one of {", ".join(MODES)} (got {mode!r})')
     return mode

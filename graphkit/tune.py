@@ -290,15 +290,27 @@ def _fail_dead_local_trials(study: Any) -> List[int]:
     return failed
 
 
+#: Tries to open a storage whose tables another process is creating at the same moment.
+STORAGE_ATTEMPTS = 5
+
+
 def _storage(url: str) -> Any:
     optuna = _optuna()
     kwargs: Dict[str, Any] = {'heartbeat_interval': HEARTBEAT_S, 'grace_period': GRACE_S}
     if url.startswith('sqlite'):  # several processes on one file: wait for the write lock instead of failing
         kwargs['engine_kwargs'] = {'connect_args': {'timeout': 120}}
-    try:
-        return optuna.storages.RDBStorage(url, **kwargs)
-    except Exception as e:  # noqa: BLE001 - SQLAlchemy / driver errors of a bad URL or an unreachable server
-        raise ValueError(f"--storage '{_hide_password(url)}' could not be opened ({str(e).splitlines()[0]})") from None
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy / driver errors of a bad URL or an unreachable server
+            # Processes started together on a new storage all create its tables: the losers of that race see
+            # the winner's version row or tables, and the storage is fine a moment later.
+            racing = type(e).__name__ == 'IntegrityError' or 'already exists' in str(e)
+            if racing and attempt + 1 < STORAGE_ATTEMPTS:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            first = str(e).splitlines()[0]
+            raise ValueError(f"--storage '{_hide_password(url)}' could not be opened ({first})") from None
 
 
 def _hide_password(url: str) -> str:

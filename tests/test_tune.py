@@ -226,3 +226,32 @@ def test_a_stale_trial_of_another_host_is_replaced(setup, tmp_path, monkeypatch)
     assert main(argv) == 0
     states = {t.number: t.state.name for t in _study(out).trials}
     assert states == {0: 'FAIL', 1: 'COMPLETE'}
+
+
+def test_storage_creation_race_is_retried(monkeypatch, tmp_path):
+    from graphkit import tune as tune_module
+
+    class IntegrityError(Exception):  # what SQLAlchemy raises when two processes create the tables at once
+        pass
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def flaky(url, **kwargs):
+        calls.append(url)
+        if len(calls) < 3:
+            raise IntegrityError('(sqlite3.IntegrityError) UNIQUE constraint failed: alembic_version.version_num')
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, 'RDBStorage', flaky)
+    monkeypatch.setattr(tune_module.time, 'sleep', lambda s: None)
+    url = f'sqlite:///{tmp_path / "race.db"}'
+    assert tune_module._storage(url) is not None and len(calls) == 3
+    calls.clear()
+    monkeypatch.setattr(tune_module, 'STORAGE_ATTEMPTS', 2)
+    with pytest.raises(ValueError, match='could not be opened .*UNIQUE constraint failed'):
+        tune_module._storage(url)
+    assert len(calls) == 2
+    calls[:] = ['done'] * 3  # from now on the real storage
+    with pytest.raises(ValueError, match="--storage 'nosuchdriver://x' could not be opened"):
+        tune_module._storage('nosuchdriver://x')
+    assert len(calls) == 4  # a bad URL fails at once
