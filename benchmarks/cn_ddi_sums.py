@@ -50,7 +50,7 @@ def main():
     x = torch.randn(n, args.channels, requires_grad=True)
     g = torch.randn(2 * b, args.channels)
     fmask, bmask = cnb.dense_mask(adj, torch.float32), cnb.dense_mask(adj, torch.bool)
-    flop = 2 * 2 * b * n * args.channels
+    flop = 2 * 2 * (2 * b) * n * args.channels  # forward + backward, 2 flops per multiply-add
 
     def gemm_fb():
         x.grad = None

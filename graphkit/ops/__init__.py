@@ -33,7 +33,13 @@ from graphkit.ops.adjacency import (
     to_csr,
 )
 from graphkit.ops.bipartite import bipartite_pairs, constraint_weights, item_item_neighbors
-from graphkit.ops.cn_backend import cn_backend_counts, get_cn_backend, set_cn_backend, use_cn_backend
+from graphkit.ops.cn_backend import (
+    cn_backend_counts,
+    get_cn_backend,
+    release_workspace,
+    set_cn_backend,
+    use_cn_backend,
+)
 from graphkit.ops.common_neighbors import (
     CommonNeighbors,
     cn_count,
@@ -78,6 +84,7 @@ __all__ = [
     'sample_per_row',
     'two_hop_stack',
     'set_cn_backend',
+    'release_workspace',
     'get_cn_backend',
     'use_cn_backend',
     'cn_backend_counts',

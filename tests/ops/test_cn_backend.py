@@ -177,3 +177,42 @@ def test_mask_cache_follows_the_adjacency():
         assert cn_count(a, pairs).tolist() == [1.0]
         assert cn_count(b, pairs).tolist() == [0.0]
         assert cn_count(a, pairs).tolist() == [1.0]
+
+
+def test_workspace_is_reused_per_thread_and_results_do_not_leak():
+    # The dense path's chunk buffer survives calls (no fresh pages each time) but never their results:
+    # calls on other graphs, sizes and threads, in any order, equal brute force.
+    import threading
+
+    gen = torch.Generator().manual_seed(1)
+    graphs = []
+    for n, e in ((30, 300), (45, 500), (30, 50)):
+        adj = to_csr(torch.randint(0, n, (2, e), generator=gen), n)
+        nbrs = [set(adj.col_indices()[adj.crow_indices()[u] : adj.crow_indices()[u + 1]].tolist()) for u in range(n)]
+        graphs.append((n, adj, nbrs))
+    ops.release_workspace()
+    with ops.use_cn_backend('dense'):
+
+        def check(n, adj, nbrs, b, out):
+            pairs = torch.randint(0, n, (2, b), generator=torch.Generator().manual_seed(b))
+            x = torch.randn(n, 3, generator=torch.Generator().manual_seed(n))
+            expect = [[float(x[list(nbrs[i] & nbrs[j]), k].sum()) for k in range(3)] for i, j in pairs.t().tolist()]
+            out.append(torch.allclose(cn_sum(adj, pairs, x), torch.tensor(expect), atol=1e-5))
+            out.append(cn_count(adj, pairs).tolist() == [float(len(nbrs[i] & nbrs[j])) for i, j in pairs.t().tolist()])
+
+        out = []
+        check(*graphs[0], 40, out)
+        buf = cnb._WORKSPACE.buffers[torch.float32]
+        check(*graphs[0], 17, out)  # smaller: the same buffer
+        assert cnb._WORKSPACE.buffers[torch.float32] is buf
+        check(*graphs[1], 60, out)  # another N: a new one
+        assert cnb._WORKSPACE.buffers[torch.float32].size(2) == 45
+        check(*graphs[2], 25, out)
+        threads = [threading.Thread(target=check, args=(*g, 33 + k, out)) for k, g in enumerate(graphs * 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(out) == 2 * (4 + len(threads)) and all(out)
+    ops.release_workspace()
+    assert not hasattr(cnb._WORKSPACE, 'buffers')
