@@ -15,6 +15,13 @@ def is_tty() -> bool:
     return sys.stderr.isatty()
 
 
+_PLURALS = {'batch': 'batches', 'pass': 'passes', 'query': 'queries'}
+
+
+def _plural(unit: str) -> str:
+    return _PLURALS.get(unit, unit + 's')
+
+
 class _PlainProgress:
     r"""An iterable that prints a plain progress line to stderr at most every :obj:`every` seconds: what a
     log file, ``nohup``, SLURM or CI shows instead of a progress bar."""
@@ -34,7 +41,7 @@ class _PlainProgress:
                 done = f'{i}/{self.total}' if self.total else str(i)
                 eta = f', ETA {format_seconds((now - t0) / i * (self.total - i))}' if self.total else ''
                 print(
-                    f'{self.desc}: {done} {self.unit}s, elapsed {format_seconds(now - t0)}{eta}',
+                    f'{self.desc}: {done} {_plural(self.unit)}, elapsed {format_seconds(now - t0)}{eta}',
                     file=sys.stderr,
                     flush=True,
                 )
