@@ -288,7 +288,7 @@ class MPNNEncoder(Module):
         lin = self.input[1]
         rowptr, col = x.crow_indices().long(), x.col_indices().long()
         # A contiguous (F_in, H) table: on a transposed view embedding_bag takes a generic path,
-        # 14x slower forward and 6x with backward on Cora (benchmarks/RESULTS.md, issue 14).
+        # 11x slower forward and 5x with backward on Cora (benchmarks/input_stage.py).
         out = torch.nn.functional.embedding_bag(
             col, lin.weight.t().contiguous(), rowptr[:-1], mode='sum', per_sample_weights=value.to(lin.weight.dtype)
         )
