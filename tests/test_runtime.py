@@ -7,15 +7,15 @@ import pytest
 from graphkit.cli import main
 from graphkit.runtime import allocator_mode, configure_allocator
 
-# Allocates, touches and frees a 64 MiB tensor 20 times and prints the minor page faults of the last 4
+# Allocates, touches and frees a 64 MiB tensor 32 times and prints the minor page faults of the last 4
 # rounds: about 4 x 16,384 (one per 4 KiB page) when glibc maps the block afresh every time, ~0 once the
 # heap has grown enough to reuse freed blocks (7-10 rounds in a probe).
 PROBE = textwrap.dedent("""
     import resource, sys, torch
     from graphkit.runtime import configure_allocator
     print(configure_allocator(sys.argv[1]))
-    for k in range(20):
-        if k == 16:
+    for k in range(32):
+        if k == 28:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         x = torch.empty(16 << 20, dtype=torch.float32)
         x.fill_(1.0)
