@@ -8,27 +8,16 @@ weight the preset's 256 x 1,433.
 """
 
 import argparse
-import statistics
 import tempfile
-import time
 
 import torch
 import torch.nn.functional as F
+from ncn import measure
 
 from graphkit import ops
 from graphkit.configs import load_config
 from graphkit.tasks import TrainOptions
 from graphkit.tasks.link import LinkTask
-
-
-def median_ms(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
 
 
 def main():
@@ -55,7 +44,7 @@ def main():
                 if backward:
                     out.backward(grad)
 
-            res.append(median_ms(step, args.repeats))
+            res.append(measure(step, args.repeats)[0] * 1e3)  # median wall
         print(f'{name:<18} forward {res[0]:7.2f} ms   forward + backward {res[1]:7.2f} ms')
 
 
